@@ -1,0 +1,6 @@
+#ifndef JPKI_AUTHN_H
+#define JPKI_AUTHN_H
+#include "jpki.h"
+/* check_authn hook for AuthType JPKI */
+int jpki_authn_check(request_rec *r);
+#endif

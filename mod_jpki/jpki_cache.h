@@ -1,0 +1,50 @@
+/*
+ * Thin wrapper over httpd's ap_socache providers: shmcb by default,
+ * memcache or redis for several servers, chosen by JPKICache. Each
+ * namespace gets its own instance so a flood of challenges can never evict
+ * sessions. Keys are hashed (shmcb picks its subcache by the first byte,
+ * and a cache dump must not reveal session ids). Values are copied out
+ * under the lock; the lock is never held across network I/O.
+ */
+#ifndef JPKI_CACHE_H
+#define JPKI_CACHE_H
+
+#include "jpki.h"
+
+typedef enum {
+    JPKI_NS_CHALLENGE = 0,
+    JPKI_NS_SESSION,
+    JPKI_NS_STATUS,
+    JPKI_NS_ACCOUNT,
+    JPKI_NS_MAX
+} jpki_cache_ns_e;
+
+/* Largest value any namespace stores. */
+#define JPKI_CACHE_MAX_VALUE 4096
+
+#define JPKI_CACHE_MUTEX_ID "jpki-cache"
+
+const char *jpki_cache_set_spec(cmd_parms *cmd, void *dc, const char *arg);
+int jpki_cache_pre_config(apr_pool_t *pconf);
+int jpki_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+void jpki_cache_child_init(apr_pool_t *p, server_rec *s);
+
+/* APR_SUCCESS stored; other = backend failure (logged by the caller). */
+apr_status_t jpki_cache_store(server_rec *s, jpki_cache_ns_e ns, const char *key,
+                              const void *val, apr_size_t len, apr_time_t expiry,
+                              apr_pool_t *p);
+/* APR_SUCCESS hit (value NUL-terminated, copied into p), APR_NOTFOUND miss,
+ * other = backend failure: callers must not treat a failure as a miss
+ * where that matters (a failure is not "no session"). */
+apr_status_t jpki_cache_get(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
+                            char **val, apr_size_t *len);
+apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p);
+/* Retrieve and remove in one step (single-use values). Atomic per server
+ * for shmcb; across memcache nodes the window is one round trip. */
+apr_status_t jpki_cache_take(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
+                             char **val, apr_size_t *len);
+/* Store only if absent: APR_SUCCESS added, APR_EEXIST present. */
+apr_status_t jpki_cache_add(server_rec *s, jpki_cache_ns_e ns, const char *key, const void *val,
+                            apr_size_t len, apr_time_t expiry, apr_pool_t *p);
+
+#endif

@@ -1,0 +1,101 @@
+#include "jpki_flow.h"
+
+static const struct {
+    const char *code;
+    const char *msg;
+} messages[] = {
+    {JPKI_E_CERT_MISSING, "No certificate was presented."},
+    {JPKI_E_CERT_TOO_LARGE, "The certificate is too large."},
+    {JPKI_E_CERT_MALFORMED, "The certificate could not be read."},
+    {JPKI_E_CERT_EXPIRED, "The card's certificate has expired. Renew it at your municipal office."},
+    {JPKI_E_CERT_NOT_YET_VALID, "The card's certificate is not valid yet."},
+    {JPKI_E_CERT_UNTRUSTED, "The certificate was not issued by J-LIS."},
+    {JPKI_E_CERT_ISSUER_EXPIRED, "The certificate's issuing authority has expired."},
+    {JPKI_E_CERT_POLICY, "This is not a My Number Card certificate."},
+    {JPKI_E_CERT_WRONG_TYPE, "The wrong certificate of the card was used."},
+    {JPKI_E_CERT_KEY_USAGE, "The certificate may not be used for signing in."},
+    {JPKI_E_CERT_WEAK_KEY, "The certificate's key is too weak."},
+    {JPKI_E_CERT_WEAK_SIGNATURE, "The certificate uses a weak signature algorithm."},
+    {JPKI_E_CERT_CRITICAL_EXT, "The certificate has an extension this site does not accept."},
+    {JPKI_E_CERT_TEST_HIERARCHY, "Test cards are not accepted here."},
+    {"signature_invalid", "The card's signature does not match."},
+    {"signature_malformed", "The signature could not be read."},
+    {NULL, NULL}};
+
+const char *jpki_flow_message(const char *code)
+{
+    int i;
+    for (i = 0; messages[i].code; i++) {
+        if (strcmp(messages[i].code, code) == 0) {
+            return messages[i].msg;
+        }
+    }
+    return "The login was refused.";
+}
+
+int jpki_flow_http_status(const jpki_flow_err_t *err, const char *method)
+{
+    switch (err->kind) {
+    case JPKI_FLOW_PROOF:
+        return strcmp(method, "tls") == 0 ? HTTP_FORBIDDEN : HTTP_UNAUTHORIZED;
+    case JPKI_FLOW_MALFORMED:
+        return HTTP_BAD_REQUEST;
+    case JPKI_FLOW_REFUSED:
+        return HTTP_FORBIDDEN;
+    case JPKI_FLOW_UNAVAILABLE:
+        return HTTP_SERVICE_UNAVAILABLE;
+    default:
+        return HTTP_OK;
+    }
+}
+
+static int refuse(request_rec *r, const jpki_flow_in_t *in, const jpki_cert_t *c,
+                  jpki_flow_err_t *err, jpki_flow_kind_e kind, const char *code,
+                  const char *detail)
+{
+    err->kind = kind;
+    err->code = code;
+    err->detail = detail;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  JPKI_LOGNO(0201) "login refused: code=%s method=%s serial=%s: %s", code,
+                  in->method, (c && c->serial) ? c->serial : (c ? c->serial_hex : "-"), detail);
+    return 0;
+}
+
+int jpki_flow_login(request_rec *r, const jpki_flow_in_t *in, jpki_identity_t *id,
+                    jpki_flow_err_t *err)
+{
+    jpki_srv_cfg_t *cfg = jpki_srv_cfg(r->server);
+    const char *code = NULL, *detail = NULL;
+    jpki_cert_t *c;
+    apr_time_t now = apr_time_now();
+
+    memset(err, 0, sizeof(*err));
+    if (cfg->trust == NULL) {
+        return refuse(r, in, NULL, err, JPKI_FLOW_UNAVAILABLE, "not_configured",
+                      "no JPKITrustedCA in this virtual host");
+    }
+    /* 1. Parse and validate locally (free). */
+    c = jpki_cert_parse(r->pool, in->cert, in->cert_len, &code, &detail);
+    if (c == NULL) {
+        return refuse(r, in, NULL, err, JPKI_FLOW_PROOF, code, detail);
+    }
+    if (!jpki_cert_verify(cfg->trust, r->pool, c, in->expected, now, &code, &detail)) {
+        return refuse(r, in, c, err, JPKI_FLOW_PROOF, code, detail);
+    }
+    /* 2. Proof of possession over our challenge (TLS: mod_ssl did it). */
+    if (in->sig != NULL) {
+        if (!jpki_sig_verify(c, in->signed_data, in->signed_len, in->sig, in->sig_len,
+                             &detail)) {
+            return refuse(r, in, c, err, JPKI_FLOW_PROOF, "signature_invalid", detail);
+        }
+    }
+    jpki_identity_from_cert(id, c, in->method, now);
+
+    /* 3. Revocation status. With JPKIStatusProvider none it stays "unchecked". */
+
+    /* 4. Account. Until account mapping exists the normalised serial is the
+     * account (docs/variables.md says so). */
+    id->account = id->serial;
+    return 1;
+}

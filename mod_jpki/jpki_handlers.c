@@ -1,0 +1,195 @@
+/*
+ * The JSON endpoints of the HTTP contract (docs/http-contract.md).
+ */
+#include "jpki_handlers.h"
+#include "jpki_challenge.h"
+#include "jpki_flow.h"
+#include "jpki_http_json.h"
+#include "jpki_session.h"
+
+#define MAX_SIGNATURE_B64 2048 /* RSA-4096 is 684 characters */
+
+static int handle_challenge(request_rec *r)
+{
+    apr_status_t rv;
+    const char *text;
+    json_t *o;
+    if (r->method_number != M_GET) {
+        apr_table_setn(r->err_headers_out, "Allow", "GET");
+        return jpki_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                               "Use GET to obtain a challenge.");
+    }
+    text = jpki_challenge_issue(r, &rv);
+    if (text == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      JPKI_LOGNO(0302) "cannot store a challenge (JPKICache)");
+        return jpki_json_error(r, HTTP_SERVICE_UNAVAILABLE, "cache_unavailable",
+                               "The login service is temporarily unavailable.");
+    }
+    o = json_object();
+    json_object_set_new(o, "challenge", json_string(text));
+    json_object_set_new(o, "expires_in",
+                        json_integer(jpki_cfg_challenge_lifetime(jpki_srv_cfg(r->server))));
+    json_object_set_new(o, "digest", json_string("sha256"));
+    return jpki_json_send(r, HTTP_OK, o);
+}
+
+/* A required string field of bounded length. */
+static const char *field(json_t *o, const char *name, apr_size_t max, const char **why,
+                         apr_pool_t *p)
+{
+    json_t *v = json_object_get(o, name);
+    if (v == NULL) {
+        *why = apr_psprintf(p, "field '%s' is missing", name);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        *why = apr_psprintf(p, "field '%s' must be a string", name);
+        return NULL;
+    }
+    if (json_string_length(v) == 0 || json_string_length(v) > max) {
+        *why = apr_psprintf(p, "field '%s' is empty or longer than %" APR_SIZE_T_FMT, name, max);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static int bad_request(request_rec *r, const char *code, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  JPKI_LOGNO(0303) "login refused: code=%s method=challenge serial=-: %s", code,
+                  why);
+    return jpki_json_error(r, HTTP_BAD_REQUEST, code, why);
+}
+
+static int handle_login(request_rec *r)
+{
+    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
+    char *body;
+    apr_size_t len;
+    int rc;
+    json_t *o;
+    const char *why = NULL, *challenge, *cert, *sig_b64, *return_to = "/", *code;
+    const unsigned char *nonce, *sig;
+    apr_size_t nonce_len, sig_len;
+    jpki_flow_in_t in;
+    jpki_flow_err_t err;
+    jpki_identity_t id;
+    jpki_session_t *sess;
+    json_t *rt;
+
+    if (r->method_number != M_POST) {
+        apr_table_setn(r->err_headers_out, "Allow", "POST");
+        return jpki_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                               "Use POST with a JSON body.");
+    }
+    if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
+        (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' ')) {
+        return jpki_json_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                               "Content-Type must be application/json.");
+    }
+    rc = jpki_json_read_body(r, JPKI_MAX_BODY, &body, &len);
+    if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      JPKI_LOGNO(0304) "login refused: code=body_too_large method=challenge "
+                      "serial=-: body over %d bytes", JPKI_MAX_BODY);
+        return jpki_json_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                               "The request body is larger than 64 KiB.");
+    }
+    if (rc != OK) {
+        return bad_request(r, "malformed_request", "the request body could not be read");
+    }
+    o = jpki_json_parse_object(body, len, &why);
+    if (o == NULL) {
+        return bad_request(r, "malformed_json", why);
+    }
+    challenge = field(o, "challenge", 64, &why, r->pool);
+    cert = challenge ? field(o, "certificate", JPKI_CERT_MAX_DER * 2, &why, r->pool) : NULL;
+    sig_b64 = cert ? field(o, "signature", MAX_SIGNATURE_B64, &why, r->pool) : NULL;
+    if (sig_b64 == NULL) {
+        json_decref(o);
+        return bad_request(r, "malformed_request", why);
+    }
+    rt = json_object_get(o, "return_to");
+    if (rt != NULL && !json_is_null(rt)) {
+        if (!json_is_string(rt) || !jpki_return_to_valid(json_string_value(rt))) {
+            json_decref(o);
+            return bad_request(r, "invalid_return_to",
+                               "return_to must be a same-origin path starting with a single '/'");
+        }
+        return_to = apr_pstrdup(r->pool, json_string_value(rt));
+    }
+    challenge = apr_pstrdup(r->pool, challenge);
+    cert = apr_pstrdup(r->pool, cert);
+    sig_b64 = apr_pstrdup(r->pool, sig_b64);
+    json_decref(o);
+
+    sig = jpki_util_b64_decode(r->pool, sig_b64, strlen(sig_b64), 1024, &sig_len);
+    if (sig == NULL) {
+        return bad_request(r, "malformed_request", "signature is not base64");
+    }
+    /* The challenge is spent from here on, whatever happens next. */
+    code = jpki_challenge_consume(r, challenge, &nonce, &nonce_len);
+    if (code != NULL) {
+        int st = strcmp(code, "cache_unavailable") == 0 ? HTTP_SERVICE_UNAVAILABLE
+                                                         : HTTP_UNAUTHORIZED;
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      JPKI_LOGNO(0305) "login refused: code=%s method=challenge serial=-", code);
+        return jpki_json_error(r, st, code,
+                               st == HTTP_UNAUTHORIZED
+                                   ? "The login challenge is not valid. Start again."
+                                   : "The login service is temporarily unavailable.");
+    }
+    memset(&in, 0, sizeof(in));
+    in.method = "challenge";
+    in.expected = JPKI_CERT_TYPE_AUTH;
+    in.cert = cert;
+    in.cert_len = strlen(cert);
+    in.signed_data = nonce;
+    in.signed_len = nonce_len;
+    in.sig = sig;
+    in.sig_len = sig_len;
+    if (!jpki_flow_login(r, &in, &id, &err)) {
+        return jpki_json_error(r, jpki_flow_http_status(&err, "challenge"), err.code,
+                               jpki_flow_message(err.code));
+    }
+    if (jpki_session_create(r, &id, &sess) != APR_SUCCESS) {
+        return jpki_json_error(r, HTTP_SERVICE_UNAVAILABLE, "session_unavailable",
+                               "The session store is unavailable.");
+    }
+    o = json_object();
+    json_object_set_new(o, "status", json_string("ok"));
+    json_object_set_new(o, "redirect", json_string(return_to));
+    return jpki_json_send(r, HTTP_OK, o);
+}
+
+static int handle_logout(request_rec *r)
+{
+    json_t *o;
+    if (r->method_number != M_POST) {
+        apr_table_setn(r->err_headers_out, "Allow", "POST");
+        return jpki_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                               "Use POST to log out.");
+    }
+    jpki_session_destroy(r);
+    o = json_object();
+    json_object_set_new(o, "status", json_string("ok"));
+    return jpki_json_send(r, HTTP_OK, o);
+}
+
+int jpki_handlers_handle(request_rec *r)
+{
+    if (r->handler == NULL || strncmp(r->handler, "jpki-", 5) != 0) {
+        return DECLINED;
+    }
+    if (strcmp(r->handler, "jpki-challenge") == 0) {
+        return handle_challenge(r);
+    }
+    if (strcmp(r->handler, "jpki-login") == 0) {
+        return handle_login(r);
+    }
+    if (strcmp(r->handler, "jpki-logout") == 0) {
+        return handle_logout(r);
+    }
+    return DECLINED;
+}

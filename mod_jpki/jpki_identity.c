@@ -1,0 +1,124 @@
+#include "jpki_identity.h"
+
+#include <jansson.h>
+
+void jpki_identity_from_cert(jpki_identity_t *id, const jpki_cert_t *c, const char *method,
+                             apr_time_t now)
+{
+    memset(id, 0, sizeof(*id));
+    id->serial = c->serial;
+    id->issuer = c->issuer_dn;
+    id->cert_type = jpki_cert_type_name(c->type);
+    id->not_after = c->not_after;
+    id->method = method;
+    id->auth_time = now;
+    id->status = "unchecked";
+}
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+    if (v != NULL) {
+        json_object_set_new(o, k, json_string(v));
+    }
+}
+
+char *jpki_identity_to_json(apr_pool_t *p, const jpki_identity_t *id, apr_time_t created,
+                            apr_time_t last_seen)
+{
+    json_t *o = json_object();
+    char *s, *out;
+    set_str(o, "acct", id->account);
+    set_str(o, "ser", id->serial);
+    set_str(o, "iss", id->issuer);
+    set_str(o, "typ", id->cert_type);
+    json_object_set_new(o, "na", json_integer((json_int_t)apr_time_sec(id->not_after)));
+    set_str(o, "m", id->method);
+    json_object_set_new(o, "at", json_integer((json_int_t)apr_time_sec(id->auth_time)));
+    set_str(o, "st", id->status);
+    json_object_set_new(o, "sc", json_integer((json_int_t)apr_time_sec(id->status_checked_at)));
+    set_str(o, "rr", id->revocation_reason);
+    set_str(o, "pf", id->platform_user_id);
+    set_str(o, "ps", id->previous_serial);
+    json_object_set_new(o, "reg", json_boolean(id->registration));
+    json_object_set_new(o, "c", json_integer((json_int_t)apr_time_sec(created)));
+    json_object_set_new(o, "ls", json_integer((json_int_t)apr_time_sec(last_seen)));
+    s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (s == NULL) {
+        return NULL;
+    }
+    out = apr_pstrdup(p, s);
+    free(s);
+    return out;
+}
+
+static const char *get_str(apr_pool_t *p, json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? apr_pstrdup(p, json_string_value(v)) : NULL;
+}
+
+static apr_time_t get_time(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? apr_time_from_sec((apr_time_t)json_integer_value(v)) : 0;
+}
+
+int jpki_identity_from_json(apr_pool_t *p, const char *json, jpki_identity_t *id,
+                            apr_time_t *created, apr_time_t *last_seen)
+{
+    json_error_t e;
+    json_t *o = json_loads(json, JSON_REJECT_DUPLICATES, &e);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return 0;
+    }
+    memset(id, 0, sizeof(*id));
+    id->account = get_str(p, o, "acct");
+    id->serial = get_str(p, o, "ser");
+    id->issuer = get_str(p, o, "iss");
+    id->cert_type = get_str(p, o, "typ");
+    id->not_after = get_time(o, "na");
+    id->method = get_str(p, o, "m");
+    id->auth_time = get_time(o, "at");
+    id->status = get_str(p, o, "st");
+    id->status_checked_at = get_time(o, "sc");
+    id->revocation_reason = get_str(p, o, "rr");
+    id->platform_user_id = get_str(p, o, "pf");
+    id->previous_serial = get_str(p, o, "ps");
+    id->registration = json_is_true(json_object_get(o, "reg"));
+    *created = get_time(o, "c");
+    *last_seen = get_time(o, "ls");
+    json_decref(o);
+    return id->serial != NULL && id->cert_type != NULL && id->method != NULL;
+}
+
+void jpki_identity_export(request_rec *r, const jpki_identity_t *id)
+{
+    apr_table_t *e = r->subprocess_env;
+    if (id->account != NULL && !id->registration) {
+        r->user = apr_pstrdup(r->pool, id->account);
+        apr_table_setn(e, "JPKI_ACCOUNT", r->user);
+    }
+    apr_table_setn(e, "JPKI_CERT_SERIAL", id->serial);
+    apr_table_setn(e, "JPKI_CERT_ISSUER", id->issuer ? id->issuer : "");
+    apr_table_setn(e, "JPKI_CERT_TYPE", id->cert_type);
+    apr_table_setn(e, "JPKI_CERT_NOT_AFTER", jpki_util_time_iso(r->pool, id->not_after));
+    apr_table_setn(e, "JPKI_AUTH_METHOD", id->method);
+    apr_table_setn(e, "JPKI_AUTH_TIME", jpki_util_time_iso(r->pool, id->auth_time));
+    apr_table_setn(e, "JPKI_STATUS", id->status ? id->status : "unchecked");
+    if (id->status_checked_at) {
+        apr_table_setn(e, "JPKI_STATUS_CHECKED_AT",
+                       jpki_util_time_iso(r->pool, id->status_checked_at));
+    }
+    if (id->revocation_reason) {
+        apr_table_setn(e, "JPKI_REVOCATION_REASON", id->revocation_reason);
+    }
+    if (id->platform_user_id) {
+        apr_table_setn(e, "JPKI_PLATFORM_USER_ID", id->platform_user_id);
+    }
+    if (id->previous_serial) {
+        apr_table_setn(e, "JPKI_PREVIOUS_SERIAL", id->previous_serial);
+    }
+    apr_table_setn(e, "JPKI_REGISTRATION", id->registration ? "1" : "0");
+}

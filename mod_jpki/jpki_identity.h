@@ -1,0 +1,39 @@
+/*
+ * The identity a login establishes, carried by the session and handed to
+ * backends as REMOTE_USER and JPKI_* variables (docs/variables.md).
+ */
+#ifndef JPKI_IDENTITY_H
+#define JPKI_IDENTITY_H
+
+#include "jpki.h"
+
+typedef struct jpki_identity_t {
+    const char *account;           /* REMOTE_USER; NULL in a registration session */
+    const char *serial;            /* normalised "<issuer key id>:<serial hex>" */
+    const char *issuer;            /* issuer DN, RFC 2253 */
+    const char *cert_type;         /* "auth" | "sign" */
+    apr_time_t not_after;
+    const char *method;            /* "challenge" | "tls" */
+    apr_time_t auth_time;
+    const char *status;            /* "good" | "revoked" | "unknown" | "unchecked" */
+    apr_time_t status_checked_at;  /* 0 = never */
+    const char *revocation_reason; /* RFC 5280 name, or NULL */
+    const char *platform_user_id;  /* PF stable user id, or NULL */
+    const char *previous_serial;   /* set when this login linked a renewed certificate */
+    int registration;              /* 1: registration session, no REMOTE_USER */
+} jpki_identity_t;
+
+/* Fill the certificate-derived fields. */
+void jpki_identity_from_cert(jpki_identity_t *id, const jpki_cert_t *c, const char *method,
+                             apr_time_t now);
+
+/* JSON (de)serialisation for the session record; NULL/0 on a bad record. */
+char *jpki_identity_to_json(apr_pool_t *p, const jpki_identity_t *id, apr_time_t created,
+                            apr_time_t last_seen);
+int jpki_identity_from_json(apr_pool_t *p, const char *json, jpki_identity_t *id,
+                            apr_time_t *created, apr_time_t *last_seen);
+
+/* Export to the request: r->user and subprocess_env. */
+void jpki_identity_export(request_rec *r, const jpki_identity_t *id);
+
+#endif

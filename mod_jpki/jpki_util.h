@@ -1,0 +1,42 @@
+/*
+ * Small helpers shared by every layer: hex, base64/base64url (apr_base64),
+ * constant-time comparison, bounded string checks. Pure: APR only, no httpd.
+ */
+#ifndef JPKI_UTIL_H
+#define JPKI_UTIL_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+
+/* Lowercase hex of len bytes. */
+char *jpki_util_hex(apr_pool_t *p, const unsigned char *buf, apr_size_t len);
+
+/* Decode standard or URL-safe base64 (padding optional, whitespace ignored).
+ * Returns NULL on any invalid character or if the decoded size would exceed
+ * max_len. The result is NUL-terminated for convenience (not counted). */
+unsigned char *jpki_util_b64_decode(apr_pool_t *p, const char *in, apr_size_t in_len,
+                                    apr_size_t max_len, apr_size_t *out_len);
+
+/* base64url without padding (RFC 4648 §5). */
+char *jpki_util_b64url_encode(apr_pool_t *p, const unsigned char *buf, apr_size_t len);
+/* standard base64 with padding */
+char *jpki_util_b64_encode(apr_pool_t *p, const unsigned char *buf, apr_size_t len);
+
+/* Constant-time equality of two strings; length leaks, content does not. */
+int jpki_util_ct_streq(const char *a, const char *b);
+
+/* Normalise a serial written in hex (any case, optional 0x, ':' or ' '
+ * separators, leading zeros) to lowercase hex without leading zeros.
+ * Returns NULL if it is not hex or longer than 40 significant digits. */
+const char *jpki_util_serial_norm(apr_pool_t *p, const char *in);
+
+/* RFC 3339 UTC with milliseconds: 2026-11-24T03:20:00.123Z */
+const char *jpki_util_time_iso(apr_pool_t *p, apr_time_t t);
+
+/* The deepest nesting of [ and { outside strings; -1 if unbalanced. */
+int jpki_json_depth(const char *buf, apr_size_t len);
+
+/* Is this a same-origin relative path that is safe to redirect to? */
+int jpki_return_to_valid(const char *s);
+
+#endif

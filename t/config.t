@@ -1,0 +1,86 @@
+use strict;
+use warnings FATAL => 'all';
+
+# Configuration errors stop `apachectl -t` (httpd -t) with a message that
+# names the directive to fix.
+use Apache::Test qw(-withtestmore);
+use File::Temp qw(tempdir);
+use JPKITest;
+
+my $vars = Apache::Test::vars();
+my $httpd = $vars->{httpd};
+my $modules = '/usr/lib/apache2/modules';
+my $module = "$vars->{serverroot}/../mod_jpki.so";
+my $shared = "$vars->{serverroot}/../../shared/jpki-ca";
+
+my @cases = (
+    [ 'missing trust file', "JPKITrustedCA /nonexistent/roots.pem\nJPKIStatusProvider none",
+      qr/JPKITrustedCA: .*nonexistent.*cannot open/ ],
+    [ 'unreadable (not a certificate)', "JPKITrustedCA " . pki('garbage.bin') . "\nJPKIStatusProvider none",
+      qr/JPKITrustedCA: .*no PEM or DER certificate/ ],
+    [ 'trust anchor not a CA', "JPKITrustedCA " . pki('notca.crt') . "\nJPKIStatusProvider none",
+      qr/JPKITrustedCA: .*is not a CA certificate/ ],
+    [ 'trust anchor not a JPKI root', "JPKITrustedCA " . pki('other-root.crt') . "\nJPKIStatusProvider none",
+      qr/JPKITrustedCA: .*is not a JPKI root/ ],
+    [ 'unknown status provider', "JPKIStatusProvider carrier-pigeon",
+      qr/JPKIStatusProvider: unknown provider 'carrier-pigeon'/ ],
+    [ 'status provider missing', "JPKITrustedCA " . pki('trust-auth.pem'),
+      qr/JPKIStatusProvider is not set/ ],
+    [ 'bad number', "JPKIChallengeLifetime soon", qr/JPKIChallengeLifetime: 'soon' is not a whole number/ ],
+    [ 'bad flag', "JPKIAcceptTestCards maybe", qr/JPKIAcceptTestCards must be On or Off/ ],
+    [ 'bad cookie name', "JPKISessionCookie 'a;b'", qr/JPKISessionCookie: invalid cookie name/ ],
+    [ 'bad policy OID', "JPKIAuthPolicyOID not.an.oid", qr/JPKIAuthPolicyOID: 'not.an.oid' is not a dotted OID/ ],
+    [ 'unknown socache', "JPKICache nosuchcache", qr/JPKICache: unknown socache provider 'nosuchcache'/ ],
+    [ 'login page off-site', "<Location /x>\nJPKILoginPage //evil.example/\n</Location>",
+      qr/JPKILoginPage: .*single '\/'/ ],
+);
+
+plan tests => 2 * @cases + 6;
+
+my $dir = tempdir(CLEANUP => 1);
+
+sub configtest {
+    my ($body) = @_;
+    my $conf = "$dir/httpd.conf";
+    open my $fh, '>', $conf or die $!;
+    print $fh <<"EOC";
+ServerRoot $dir
+ServerName localhost
+LoadModule mpm_event_module $modules/mod_mpm_event.so
+LoadModule authz_core_module $modules/mod_authz_core.so
+LoadModule authn_core_module $modules/mod_authn_core.so
+LoadModule socache_shmcb_module $modules/mod_socache_shmcb.so
+LoadModule jpki_module $module
+Listen 127.0.0.1:1
+ErrorLog $dir/error_log
+PidFile $dir/httpd.pid
+$body
+EOC
+    close $fh;
+    my $out = `$httpd -t -f $conf 2>&1`;
+    return ($? >> 8, $out);
+}
+
+for my $c (@cases) {
+    my ($name, $body, $re) = @$c;
+    my ($rc, $out) = configtest($body);
+    isnt $rc, 0, "$name: httpd -t fails";
+    like $out, $re, "$name: message names the directive" or diag $out;
+}
+
+my ($rc, $out) = configtest("JPKITrustedCA " . pki('trust-all.pem') . "\nJPKIStatusProvider none");
+is $rc, 0, 'a valid configuration passes httpd -t' or diag $out;
+like $out, qr/Syntax OK/, 'Syntax OK';
+
+# The real J-LIS roots load and are classified; the expired 2015 pair is
+# reported, not fatal. The tests read them from ../shared (CI has it).
+($rc, $out) = configtest(join "\n",
+    "JPKITrustedCA $shared/auth_ca_2015.pem $shared/auth_ca_2023.pem $shared/sign_ca_2015.pem $shared/sign_ca_2023.pem",
+    "JPKIStatusProvider none", "LogLevel jpki:debug");
+is $rc, 0, 'the real J-LIS roots load as trust anchors' or diag $out;
+like $out, qr/auth root 9567951b5ca70d84a0fff1d85a87f1aab1340385 expired on 2025-10-19/,
+    'expired 2015 user-authentication root reported by key id';
+like $out, qr/sign root 0d034cbb34d0714f45e45a1cafd8fd143fab54a7 expired on 2025-10-19/,
+    'expired 2015 signing root reported by key id';
+like $out, qr/auth root 1ac100f596a3bc8c4b3df195e32699249e9e308a valid until 2033-07-15/,
+    '2023 user-authentication root classified as auth';

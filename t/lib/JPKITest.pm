@@ -1,0 +1,164 @@
+package JPKITest;
+# Shared helpers for the mod_jpki Apache::Test suite: test-PKI paths, an
+# HTTPS user agent with an optional client certificate, the card-like
+# signer (RSASSA-PKCS1-v1_5 over the SHA-256 DigestInfo of the challenge
+# bytes, as `openssl dgst -sha256 -sign` computes it), and the login flow.
+use strict;
+use warnings;
+
+use Apache::Test ();
+use Apache::TestRequest ();
+use Exporter 'import';
+use File::Temp ();
+use HTTP::Request ();
+use JSON::PP ();
+use LWP::UserAgent ();
+use MIME::Base64 qw(encode_base64 decode_base64);
+
+our @EXPORT = qw(pki pki_slurp ssl_url ua json_of challenge card_sign b64 b64url_decode
+                 login_request login error_log_since error_log_mark manifest);
+
+sub pki { "$ENV{JPKI_PKI_DIR}/$_[0]" }
+
+sub pki_slurp {
+    my ($name) = @_;
+    open my $fh, '<:raw', pki($name) or die "$name: $!";
+    local $/;
+    return scalar <$fh>;
+}
+
+# name => {serial, issuer_key_id, ...} from t/pki/out/manifest.tsv
+sub manifest {
+    my %m;
+    open my $fh, '<', pki('manifest.tsv') or die "manifest: $!";
+    my $head = <$fh>;
+    chomp $head;
+    my @cols = split /\t/, $head;
+    while (my $l = <$fh>) {
+        chomp $l;
+        my %row;
+        @row{@cols} = split /\t/, $l;
+        $m{ $row{name} } = \%row;
+    }
+    return \%m;
+}
+
+sub ssl_url {
+    my ($path, $module) = @_;
+    return Apache::TestRequest::module2url($module || 'mod_ssl',
+                                           { scheme => 'https', path => $path });
+}
+
+sub ca_file {
+    my $vars = Apache::Test::vars();
+    return "$vars->{sslca}/$vars->{sslcaorg}/certs/ca.crt";
+}
+
+# An HTTPS client. cert => 'auth-alice-1' presents that client certificate.
+sub ua {
+    my (%o) = @_;
+    my %ssl = (SSL_ca_file => ca_file(), verify_hostname => 1);
+    if ($o{cert}) {
+        $ssl{SSL_cert_file} = pki("$o{cert}.crt");
+        $ssl{SSL_key_file}  = pki("$o{cert}.key");
+    }
+    my $ua = LWP::UserAgent->new(ssl_opts => \%ssl, keep_alive => 0, max_redirect => 0,
+                                 timeout => 30);
+    $ua->cookie_jar({}) unless $o{no_cookies};
+    return $ua;
+}
+
+# A GET as a hostile client that presents a certificate OpenSSL would not
+# present at its default security level (1024-bit key, SHA-1): curl with an
+# OpenSSL configuration at level 0. Returns an HTTP::Response.
+sub weak_client_get {
+    my ($cert, $path) = @_;
+    my $dir = File::Temp->newdir;
+    open my $c, '>', "$dir/openssl.cnf" or die $!;
+    print $c "openssl_conf = oc\n[oc]\nssl_conf = sc\n[sc]\nsystem_default = sd\n"
+           . "[sd]\nCipherString = DEFAULT:\@SECLEVEL=0\n";
+    close $c;
+    local $ENV{OPENSSL_CONF} = "$dir/openssl.cnf";
+    my $out = `curl -s -D - -o /dev/null --cacert @{[ca_file()]} --cert @{[pki("$cert.crt")]} --key @{[pki("$cert.key")]} '@{[ssl_url($path)]}' 2>&1`;
+    require HTTP::Response;
+    my $res = HTTP::Response->parse($out =~ s/^HTTP\/\S+/HTTP\/1.1/r);
+    return $res;
+}
+push @EXPORT, 'weak_client_get';
+
+sub json_of {
+    my ($res) = @_;
+    my $j = eval { JSON::PP::decode_json($res->decoded_content) };
+    return $j || {};
+}
+
+sub b64 { my $s = encode_base64($_[0], ''); return $s }
+
+sub b64url_decode {
+    my ($s) = @_;
+    $s =~ tr{-_}{+/};
+    $s .= '=' x ((4 - length($s) % 4) % 4);
+    return decode_base64($s);
+}
+
+# GET a challenge with this user agent; returns (challenge text, response).
+sub challenge {
+    my ($ua) = @_;
+    my $res = $ua->get(ssl_url('/jpki/challenge'));
+    return (json_of($res)->{challenge}, $res);
+}
+
+# Sign bytes with a test key the way the card does (PKCS#1 v1.5, SHA-256).
+sub card_sign {
+    my ($key, $bytes) = @_;
+    my $in = File::Temp->new;
+    binmode $in;
+    print $in $bytes;
+    close $in;
+    my $keyfile = $key =~ m{/} ? $key : pki("$key.key");
+    open my $p, '-|', 'openssl', 'dgst', '-sha256', '-sign', $keyfile, $in->filename
+        or die "openssl: $!";
+    binmode $p;
+    local $/;
+    my $sig = <$p>;
+    close $p;
+    die "openssl dgst -sign failed" unless defined $sig && length $sig;
+    return $sig;
+}
+
+sub login_request {
+    my ($ua, $body, %o) = @_;
+    my $req = HTTP::Request->new(POST => ssl_url($o{path} || '/jpki/login'));
+    $req->header('Content-Type' => exists $o{ctype} ? $o{ctype} : 'application/json');
+    $req->content(ref $body ? JSON::PP::encode_json($body) : $body);
+    return $ua->request($req);
+}
+
+# Full card login: challenge, sign with key, post. Overrides in %o.
+sub login {
+    my ($ua, %o) = @_;
+    my $cert = $o{cert} || 'auth-alice-1';
+    my ($ch) = challenge($ua);
+    my $sig = card_sign($o{key} || $cert, b64url_decode($ch));
+    my %body = (challenge => $ch, certificate => b64(pki_der($cert)), signature => b64($sig));
+    $body{return_to} = $o{return_to} if exists $o{return_to};
+    return login_request($ua, \%body);
+}
+
+sub pki_der { pki_slurp("$_[0].der") }
+push @EXPORT, 'pki_der';
+
+# Error-log helpers: remember the size, then read what was added since.
+sub error_log_path { Apache::Test::vars()->{t_logs} . '/error_log' }
+sub error_log_mark { return -s error_log_path() || 0 }
+
+sub error_log_since {
+    my ($mark) = @_;
+    select undef, undef, undef, 0.2;    # let the child flush its line
+    open my $fh, '<', error_log_path() or return '';
+    seek $fh, $mark, 0;
+    local $/;
+    return scalar <$fh> // '';
+}
+
+1;
