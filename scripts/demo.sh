@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set everything up on a fresh Debian 12 machine and run the demo: a local
+# httpd on https://localhost:8443 with mod_jpki protecting /account/, using
+# the project's test PKI. Then log in the way a card would, by TLS client
+# certificate. "scripts/demo.sh stop" stops the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=$PWD
+RUN=$SRC/demo/run
+PORT=${JPKI_DEMO_PORT:-8443}
+HTTPD=/usr/sbin/apache2
+
+if [ "${1:-}" = stop ]; then
+  [ -f "$RUN/httpd.pid" ] && $HTTPD -f "$RUN/httpd.conf" -k stop && echo "demo stopped"
+  exit 0
+fi
+
+scripts/deps.sh demo
+d=$SRC; while [ "$d" != / ]; do chmod o+x "$d"; d=$(dirname "$d"); done
+[ -x configure ] || autoreconf -fi
+[ -f Makefile ] || ./configure
+make -j"$(nproc)" >/dev/null
+
+mkdir -p "$RUN"
+PKI=$RUN/pki
+bash t/pki/mkpki.sh "$PKI"
+MODDIR=$(apxs -q LIBEXECDIR)
+sed -e "s|@RUN@|$RUN|g" -e "s|@PORT@|$PORT|g" -e "s|@MODDIR@|$MODDIR|g" \
+    -e "s|@SRC@|$SRC|g" -e "s|@PKI@|$PKI|g" demo/httpd.conf.in > "$RUN/httpd.conf"
+[ -f "$RUN/httpd.pid" ] && $HTTPD -f "$RUN/httpd.conf" -k stop 2>/dev/null && sleep 1
+$HTTPD -f "$RUN/httpd.conf" -k start
+for _ in $(seq 50); do curl -s -o /dev/null --cacert "$PKI/server-ca.crt" "https://localhost:$PORT/" && break; sleep 0.1; done
+
+URL=https://localhost:$PORT/account/
+echo "== demo httpd: $URL (error log: $RUN/error_log)"
+echo "== 1. without a card: the browser is sent to the login page"
+curl -s -o /dev/null -w '   %{http_code} -> %{redirect_url}\n' --cacert "$PKI/server-ca.crt" "$URL"
+echo "== 2. TLS client certificate of a (test) card: logged in"
+curl -s --cacert "$PKI/server-ca.crt" --cert "$PKI/auth-alice-1.crt" --key "$PKI/auth-alice-1.key" "$URL" | sed 's/^/   /'
+echo "== 3. an expired card: refused with a clear reason"
+curl -s -o /dev/null -D - --cacert "$PKI/server-ca.crt" --cert "$PKI/bad-expired.crt" \
+     --key "$PKI/bad-expired.key" "$URL" | grep -iE '^(HTTP|x-jpki-error)' | sed 's/^/   /'
+echo "== the server keeps running; stop it with: scripts/demo.sh stop"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages mod_jpki needs to build, test and demo,
+# only those missing. Usage: scripts/deps.sh [build|test|demo]
+set -euo pipefail
+what=${1:-test}
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+  build-essential autoconf automake libtool pkg-config      # toolchain
+  apache2 apache2-dev                                        # httpd, apxs, mod_ssl, socache, mod_dbd
+  libcurl4-openssl-dev libjansson-dev libssl-dev openssl check
+  libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql sqlite3
+)
+if [ "$what" != build ]; then
+  pkgs+=(
+    libapache2-mod-perl2                                     # Apache::Test
+    libwww-perl liblwp-protocol-https-perl libio-socket-ssl-perl
+    libnet-ssleay-perl libhttp-daemon-perl
+    curl
+  )
+fi
+if [ "$what" = test ]; then
+  pkgs+=(memcached postgresql chromium wrk)
+  # Node.js drives Chromium in the browser test; keep whatever node the
+  # machine has (it may not come from Debian), install Debian's otherwise.
+  command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' \
+    || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+fi
