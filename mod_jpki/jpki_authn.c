@@ -4,6 +4,8 @@
  * a redirect to the login page.
  */
 #include "jpki_authn.h"
+#include "jpki_account.h"
+#include "jpki_status.h"
 #include "jpki_flow.h"
 #include "jpki_http_json.h"
 #include "jpki_session.h"
@@ -27,9 +29,8 @@ static int login_required(request_rec *r)
     jpki_dir_cfg_t *d = jpki_dir_cfg(r);
     if (d->login_page == NULL) {
         /* Certificate-only location: no certificate is a refusal. */
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      JPKI_LOGNO(0202) "login refused: code=%s method=tls serial=-: no session "
-                      "and no client certificate", JPKI_E_CERT_MISSING);
+        jpki_flow_refused(r, "tls", JPKI_E_CERT_MISSING, NULL,
+                          "no session and no client certificate");
         return refuse(r, HTTP_FORBIDDEN, JPKI_E_CERT_MISSING, jpki_flow_message(JPKI_E_CERT_MISSING));
     }
     if (jpki_json_wanted(r) || r->method_number != M_GET) {
@@ -88,12 +89,23 @@ int jpki_authn_check(request_rec *r)
         }
     }
     switch (jpki_session_load(r, &sess)) {
-    case JPKI_SESSION_OK:
+    case JPKI_SESSION_OK: {
+        const char *code = NULL;
+        int rc;
         if (sess->ident.registration) {
-            break; /* only registration locations accept these (issue 5) */
+            break; /* only registration locations accept these */
+        }
+        /* A revoked card or a removed account ends the session. */
+        if ((rc = jpki_status_session(r, sess, &code)) != OK ||
+            (rc = jpki_account_session(r, sess, &code)) != OK) {
+            if (rc != HTTP_SERVICE_UNAVAILABLE) {
+                jpki_session_destroy(r);
+            }
+            return refuse(r, rc, code, jpki_flow_message(code));
         }
         jpki_identity_export(r, &sess->ident);
         return OK;
+    }
     case JPKI_SESSION_BACKEND_ERR:
         return refuse(r, HTTP_SERVICE_UNAVAILABLE, "session_unavailable",
                       "The session store is unavailable.");

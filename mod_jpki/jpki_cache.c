@@ -1,4 +1,5 @@
 #include "jpki_cache.h"
+#include "jpki_metrics.h"
 
 #include "ap_provider.h"
 #include "util_mutex.h"
@@ -217,6 +218,9 @@ apr_status_t jpki_cache_get(server_rec *s, jpki_cache_ns_e ns, const char *key, 
     }
     rv = get_locked(s, ns, id, p, val, len);
     unlock();
+    if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
+        jpki_metrics_cache(s, ns, rv == APR_SUCCESS);
+    }
     return rv;
 }
 

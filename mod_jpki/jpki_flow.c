@@ -1,4 +1,8 @@
 #include "jpki_flow.h"
+#include "jpki_account.h"
+#include "jpki_audit.h"
+#include "jpki_metrics.h"
+#include "jpki_status.h"
 
 static const struct {
     const char *code;
@@ -49,6 +53,16 @@ int jpki_flow_http_status(const jpki_flow_err_t *err, const char *method)
     }
 }
 
+void jpki_flow_refused(request_rec *r, const char *method, const char *code, const char *serial,
+                       const char *detail)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  JPKI_LOGNO(0201) "login refused: code=%s method=%s serial=%s: %s", code, method,
+                  serial ? serial : "-", detail);
+    jpki_audit_decision(r, "login_refused", code, method, serial, NULL);
+    jpki_metrics_login(r->server, code);
+}
+
 static int refuse(request_rec *r, const jpki_flow_in_t *in, const jpki_cert_t *c,
                   jpki_flow_err_t *err, jpki_flow_kind_e kind, const char *code,
                   const char *detail)
@@ -56,9 +70,7 @@ static int refuse(request_rec *r, const jpki_flow_in_t *in, const jpki_cert_t *c
     err->kind = kind;
     err->code = code;
     err->detail = detail;
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                  JPKI_LOGNO(0201) "login refused: code=%s method=%s serial=%s: %s", code,
-                  in->method, (c && c->serial) ? c->serial : (c ? c->serial_hex : "-"), detail);
+    jpki_flow_refused(r, in->method, code, (c && c->serial) ? c->serial : NULL, detail);
     return 0;
 }
 
@@ -68,6 +80,7 @@ int jpki_flow_login(request_rec *r, const jpki_flow_in_t *in, jpki_identity_t *i
     jpki_srv_cfg_t *cfg = jpki_srv_cfg(r->server);
     const char *code = NULL, *detail = NULL;
     jpki_cert_t *c;
+    jpki_status_result_t st;
     apr_time_t now = apr_time_now();
 
     memset(err, 0, sizeof(*err));
@@ -92,10 +105,18 @@ int jpki_flow_login(request_rec *r, const jpki_flow_in_t *in, jpki_identity_t *i
     }
     jpki_identity_from_cert(id, c, in->method, now);
 
-    /* 3. Revocation status. With JPKIStatusProvider none it stays "unchecked". */
-
-    /* 4. Account. Until account mapping exists the normalised serial is the
-     * account (docs/variables.md says so). */
-    id->account = id->serial;
+    /* 3. Revocation status: the paid step, only after every free check. */
+    if (!jpki_status_login(r, c, in, id, &st, err)) {
+        jpki_flow_refused(r, in->method, err->code, c->serial, err->detail);
+        return 0;
+    }
+    /* 4. Account: serial -> account, following renewals. */
+    if (!jpki_account_login(r, c, &st, id, err)) {
+        jpki_flow_refused(r, in->method, err->code, c->serial, err->detail);
+        return 0;
+    }
+    jpki_audit_decision(r, id->registration ? "registration" : "login_ok", "ok", in->method,
+                        id->serial, id->account);
+    jpki_metrics_login(r->server, "ok");
     return 1;
 }

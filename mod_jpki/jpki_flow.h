@@ -37,6 +37,10 @@ typedef struct jpki_flow_in_t {
 int jpki_flow_login(request_rec *r, const jpki_flow_in_t *in, jpki_identity_t *id,
                     jpki_flow_err_t *err);
 
+/* The one refusal log line (JPKI0201), audit record and counter. */
+void jpki_flow_refused(request_rec *r, const char *method, const char *code, const char *serial,
+                       const char *detail);
+
 /* English text for a stable code (the login page has its own JA/EN text). */
 const char *jpki_flow_message(const char *code);
 

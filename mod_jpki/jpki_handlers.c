@@ -56,9 +56,7 @@ static const char *field(json_t *o, const char *name, apr_size_t max, const char
 
 static int bad_request(request_rec *r, const char *code, const char *why)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  JPKI_LOGNO(0303) "login refused: code=%s method=challenge serial=-: %s", code,
-                  why);
+    jpki_flow_refused(r, "challenge", code, NULL, why);
     return jpki_json_error(r, HTTP_BAD_REQUEST, code, why);
 }
 
@@ -90,9 +88,7 @@ static int handle_login(request_rec *r)
     }
     rc = jpki_json_read_body(r, JPKI_MAX_BODY, &body, &len);
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      JPKI_LOGNO(0304) "login refused: code=body_too_large method=challenge "
-                      "serial=-: body over %d bytes", JPKI_MAX_BODY);
+        jpki_flow_refused(r, "challenge", "body_too_large", NULL, "body over 64 KiB");
         return jpki_json_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
                                "The request body is larger than 64 KiB.");
     }
@@ -133,8 +129,7 @@ static int handle_login(request_rec *r)
     if (code != NULL) {
         int st = strcmp(code, "cache_unavailable") == 0 ? HTTP_SERVICE_UNAVAILABLE
                                                          : HTTP_UNAUTHORIZED;
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      JPKI_LOGNO(0305) "login refused: code=%s method=challenge serial=-", code);
+        jpki_flow_refused(r, "challenge", code, NULL, "challenge refused");
         return jpki_json_error(r, st, code,
                                st == HTTP_UNAUTHORIZED
                                    ? "The login challenge is not valid. Start again."

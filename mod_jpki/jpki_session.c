@@ -1,5 +1,7 @@
 #include "jpki_session.h"
+#include "jpki_audit.h"
 #include "jpki_cache.h"
+#include "jpki_metrics.h"
 
 #include <apr_random.h>
 #include <openssl/rand.h>
@@ -98,6 +100,9 @@ jpki_session_state_e jpki_session_load(request_rec *r, jpki_session_t **out)
                           : "idle",
                       s->ident.serial);
         jpki_cache_remove(r->server, JPKI_NS_SESSION, id, r->pool);
+        jpki_audit_decision(r, "session_expired", "session_expired", s->ident.method,
+                            s->ident.serial, s->ident.account);
+        jpki_metrics_session(r->server, -1);
         *out = s;
         return JPKI_SESSION_EXPIRED;
     }
@@ -158,6 +163,7 @@ apr_status_t jpki_session_create(request_rec *r, const jpki_identity_t *id, jpki
         return rv;
     }
     set_cookie(r, c, s->id, -1);
+    jpki_metrics_session(r->server, 1);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   JPKI_LOGNO(0405) "session %s opened: serial=%s method=%s account=%s",
                   jpki_session_log_id(r->pool, s->id), id->serial, id->method,
@@ -171,6 +177,12 @@ void jpki_session_destroy(request_rec *r)
     jpki_srv_cfg_t *c = jpki_srv_cfg(r->server);
     const char *id = jpki_session_cookie_get(r, jpki_cfg_cookie_name(c));
     if (id != NULL) {
+        jpki_session_t *s = NULL;
+        if (jpki_session_load(r, &s) == JPKI_SESSION_OK) {
+            jpki_audit_decision(r, "logout", "ok", s->ident.method, s->ident.serial,
+                                s->ident.account);
+            jpki_metrics_session(r->server, -1);
+        }
         jpki_cache_remove(r->server, JPKI_NS_SESSION, id, r->pool);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, JPKI_LOGNO(0406) "session %s ended by logout",
                       jpki_session_log_id(r->pool, id));
