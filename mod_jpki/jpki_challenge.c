@@ -40,11 +40,12 @@ const char *jpki_challenge_issue(request_rec *r, apr_status_t *rv)
         }
         pre = jpki_util_b64url_encode(r->pool, pre_raw, sizeof(pre_raw));
     }
+    /* Path=/ whatever JPKISessionCookie's path: the login endpoint may
+     * live outside the protected area the session cookie is scoped to. */
     apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   apr_psprintf(r->pool, "%s=%s; Path=%s; Max-Age=%d; Secure; HttpOnly; "
+                   apr_psprintf(r->pool, "%s=%s; Path=/; Max-Age=%d; Secure; HttpOnly; "
                                          "SameSite=Strict",
-                                prelogin_cookie_name(r), pre, jpki_cfg_cookie_path(c),
-                                lifetime + 60));
+                                prelogin_cookie_name(r), pre, lifetime + 60));
     text = jpki_util_b64url_encode(r->pool, nonce, sizeof(nonce));
     rec = apr_psprintf(r->pool, "{\"b\":\"%s\",\"e\":%" APR_TIME_T_FMT "}", hash_hex(r->pool, pre),
                        apr_time_sec(now) + lifetime);

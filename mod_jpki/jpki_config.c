@@ -86,7 +86,7 @@ static const char *set_policy_oid(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_challenge_lifetime(cmd_parms *cmd, void *dc, const char *arg)
 {
     (void)dc;
-    return set_int_range(cmd, &jpki_srv_cfg(cmd->server)->challenge_lifetime, arg, 10, 3600);
+    return set_int_range(cmd, &jpki_srv_cfg(cmd->server)->challenge_lifetime, arg, 5, 3600);
 }
 
 static const char *set_cookie(cmd_parms *cmd, void *dc, const char *name, const char *path)
@@ -118,13 +118,13 @@ static const char *set_cookie(cmd_parms *cmd, void *dc, const char *name, const 
 static const char *set_session_idle(cmd_parms *cmd, void *dc, const char *arg)
 {
     (void)dc;
-    return set_int_range(cmd, &jpki_srv_cfg(cmd->server)->session_idle, arg, 30, 86400);
+    return set_int_range(cmd, &jpki_srv_cfg(cmd->server)->session_idle, arg, 5, 86400);
 }
 
 static const char *set_session_max_age(cmd_parms *cmd, void *dc, const char *arg)
 {
     (void)dc;
-    return set_int_range(cmd, &jpki_srv_cfg(cmd->server)->session_max_age, arg, 60, 7 * 86400);
+    return set_int_range(cmd, &jpki_srv_cfg(cmd->server)->session_max_age, arg, 10, 7 * 86400);
 }
 
 static const char *set_status_provider(cmd_parms *cmd, void *dc, const char *arg)

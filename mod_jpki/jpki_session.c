@@ -9,8 +9,12 @@
 
 #define SESSION_ID_BYTES 32
 /* Do not rewrite the record on every request: refresh last_seen at most
- * this often (the idle timeout is enforced with this granularity). */
-#define SESSION_TOUCH_INTERVAL apr_time_from_sec(30)
+ * every 30 s, or a quarter of the idle timeout if that is shorter. */
+static apr_time_t touch_interval(const jpki_srv_cfg_t *c)
+{
+    int q = jpki_cfg_session_idle(c) / 4;
+    return apr_time_from_sec(q < 30 ? (q < 1 ? 1 : q) : 30);
+}
 
 const char *jpki_session_cookie_get(request_rec *r, const char *name)
 {
@@ -106,7 +110,7 @@ jpki_session_state_e jpki_session_load(request_rec *r, jpki_session_t **out)
         *out = s;
         return JPKI_SESSION_EXPIRED;
     }
-    if (now - s->last_seen > SESSION_TOUCH_INTERVAL) {
+    if (now - s->last_seen > touch_interval(c)) {
         s->last_seen = now;
         jpki_session_save(r, s);
     }
