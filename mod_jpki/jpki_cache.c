@@ -24,6 +24,11 @@ typedef struct {
 
 static jpki_cache_t cache_conf; /* config-time state, see above */
 
+/* Fetched once per process: OpenSSL 3's implicit fetch by EVP_sha256()
+ * takes a global lock on every call, which showed on the session hot path. */
+static EVP_MD *sha256_md;
+
+
 const char *jpki_cache_set_spec(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *sep;
@@ -136,6 +141,9 @@ int jpki_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 
 void jpki_cache_child_init(apr_pool_t *p, server_rec *s)
 {
+    if (sha256_md == NULL) {
+        sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    }
     if (cache_conf.mutex) {
         apr_status_t rv = apr_global_mutex_child_init(
             &cache_conf.mutex, apr_global_mutex_lockfile(cache_conf.mutex), p);
@@ -150,7 +158,7 @@ static void cache_id(jpki_cache_ns_e ns, const char *key, unsigned char id[SHA25
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     unsigned char tag = (unsigned char)('A' + ns);
-    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(c, sha256_md ? sha256_md : EVP_sha256(), NULL);
     EVP_DigestUpdate(c, &tag, 1);
     EVP_DigestUpdate(c, key, strlen(key));
     EVP_DigestFinal_ex(c, id, NULL);
