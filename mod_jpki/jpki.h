@@ -62,6 +62,7 @@ typedef struct jpki_srv_cfg_t {
 
     /* status */
     jpki_status_provider_e status_provider;
+    void *status_cfg; /* jpki_status_cfg_t: the status directives (jpki_status.c) */
 } jpki_srv_cfg_t;
 
 typedef struct jpki_dir_cfg_t {

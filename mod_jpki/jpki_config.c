@@ -4,6 +4,7 @@
  */
 #include "jpki.h"
 #include "jpki_cache.h"
+#include "jpki_status.h"
 
 #include "http_main.h"
 
@@ -186,6 +187,7 @@ const command_rec jpki_cmds[] = {
                   "Revocation status source: platform, ocsp or none"),
     AP_INIT_TAKE1("JPKILoginPage", set_login_page, NULL, OR_AUTHCFG | ACCESS_CONF,
                   "Local URL of the login page that unauthenticated browsers are sent to"),
+    JPKI_STATUS_CMDS,
     {NULL}};
 
 void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
@@ -198,6 +200,7 @@ void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
     c->session_idle = JPKI_UNSET;
     c->session_max_age = JPKI_UNSET;
     c->status_provider = JPKI_STATUS_PROVIDER_UNSET;
+    c->status_cfg = jpki_status_cfg_create(p);
     return c;
 }
 
@@ -222,6 +225,7 @@ void *jpki_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     mrg->status_provider = (add->status_provider == JPKI_STATUS_PROVIDER_UNSET)
                                ? base->status_provider
                                : add->status_provider;
+    mrg->status_cfg = jpki_status_cfg_merge(p, base->status_cfg, add->status_cfg);
     return mrg;
 }
 
@@ -328,5 +332,5 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                          "(development only)");
         }
     }
-    return OK;
+    return jpki_status_check_config(pconf, ptemp, s);
 }
