@@ -681,7 +681,8 @@ static void breaker_record(request_rec *r, const jpki_status_cfg_t *sc, const ch
         }
     }
     {
-        const char *v = apr_psprintf(r->pool, "%d %lld", f, (long long)apr_time_as_msec(o));
+        const char *v = apr_psprintf(r->pool, "%d %" APR_INT64_T_FMT, f,
+                                     (apr_int64_t)apr_time_as_msec(o));
         jpki_cache_store(r->server, JPKI_NS_STATUS, key, v, strlen(v),
                          now + apr_time_from_sec(secs + 600), r->pool);
     }
