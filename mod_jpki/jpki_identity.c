@@ -201,6 +201,7 @@ jpki_identity_srv_t *jpki_identity_srv_create(apr_pool_t *p)
     jpki_identity_srv_t *c = apr_pcalloc(p, sizeof(*c));
     c->prefixes_seen = apr_array_make(p, 2, sizeof(const char *));
     c->names_seen = apr_array_make(p, 2, sizeof(const char *));
+    c->scrub = JPKI_UNSET;
     return c;
 }
 
@@ -208,7 +209,8 @@ jpki_identity_srv_t *jpki_identity_srv_merge(apr_pool_t *p, const jpki_identity_
                                              const jpki_identity_srv_t *add)
 {
     jpki_identity_srv_t *m = jpki_identity_srv_create(p);
-    (void)base;
+    m->scrub = (add == NULL || add->scrub == JPKI_UNSET) ? (base ? base->scrub : JPKI_UNSET)
+                                                         : add->scrub;
     /* Each server keeps what its own sections named; check_config builds
      * the union over all servers. */
     if (add != NULL) {
@@ -270,6 +272,13 @@ const char *jpki_identity_set_user_header(cmd_parms *cmd, void *dc, const char *
     return NULL;
 }
 
+const char *jpki_identity_set_scrub(cmd_parms *cmd, void *dc, int flag)
+{
+    (void)dc;
+    jpki_srv_cfg(cmd->server)->identity->scrub = flag;
+    return NULL;
+}
+
 /* The union of every prefix and header name configured anywhere, plus the
  * defaults and "Remote-User": one list for the whole server, so a header
  * that looks like ours under any configuration is removed before any
@@ -295,6 +304,14 @@ static int identity_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
         jpki_identity_srv_t *sc = jpki_srv_cfg(vs)->identity;
         sc->scrub_prefixes = pre;
         sc->scrub_names = names;
+        if (sc->scrub == 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
+                         JPKI_LOGNO(0802) "JPKIScrubIdentityHeaders Off for %s:%u: inbound "
+                         "identity headers are passed on unchecked; this host must be "
+                         "reachable only from the trusted front end",
+                         vs->server_hostname ? vs->server_hostname : "(default)",
+                         (unsigned)vs->port);
+        }
     }
     return OK;
 }
@@ -334,8 +351,8 @@ static void scrub(request_rec *r)
     const char *reported = NULL;
     int i, spoofed = 0;
 
-    if (sc == NULL || sc->scrub_prefixes == NULL) {
-        return; /* check_config always sets them; nothing to match otherwise */
+    if (sc == NULL || sc->scrub_prefixes == NULL || sc->scrub == 0) {
+        return; /* check_config always sets the lists; Off: a trusted backend host */
     }
     for (i = 0; i < h->nelts; i++) {
         const char *norm;

@@ -63,6 +63,7 @@ typedef struct jpki_identity_srv_t {
     /* what is scrubbed: the union over every server (set in check_config) */
     apr_array_header_t *scrub_prefixes;
     apr_array_header_t *scrub_names;
+    int scrub; /* JPKIScrubIdentityHeaders; JPKI_UNSET = On */
 } jpki_identity_srv_t;
 
 jpki_identity_dir_t *jpki_identity_dir_create(apr_pool_t *p);
@@ -75,6 +76,7 @@ jpki_identity_srv_t *jpki_identity_srv_merge(apr_pool_t *p, const jpki_identity_
 const char *jpki_identity_set_pass_as(cmd_parms *cmd, void *dc, const char *arg);
 const char *jpki_identity_set_prefix(cmd_parms *cmd, void *dc, const char *arg);
 const char *jpki_identity_set_user_header(cmd_parms *cmd, void *dc, const char *arg);
+const char *jpki_identity_set_scrub(cmd_parms *cmd, void *dc, int flag);
 
 /* Per directory, but not in .htaccess: the spoofing protection must know
  * every prefix at startup. */
@@ -85,7 +87,10 @@ const char *jpki_identity_set_user_header(cmd_parms *cmd, void *dc, const char *
                   "Prefix of the identity request headers (default X-JPKI-)"),                   \
     AP_INIT_TAKE1("JPKIRemoteUserHeader", jpki_identity_set_user_header, NULL,                   \
                   RSRC_CONF | ACCESS_CONF,                                                       \
-                  "Request header that carries REMOTE_USER (default X-Remote-User)")
+                  "Request header that carries REMOTE_USER (default X-Remote-User)"),           \
+    AP_INIT_FLAG("JPKIScrubIdentityHeaders", jpki_identity_set_scrub, NULL, RSRC_CONF,          \
+                 "Off only on a backend virtual host that receives the identity headers "       \
+                 "from a trusted front end (default On)")
 
 /* Hooks: scrubbing (post_read_request, post_perdir_config), header export
  * (fixups) and the startup computation of what to scrub (check_config). */
