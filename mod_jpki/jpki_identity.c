@@ -244,10 +244,15 @@ const char *jpki_identity_set_pass_as(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-const char *jpki_identity_set_prefix(cmd_parms *cmd, void *dc, const char *arg)
+/* TAKE_ARGV: httpd itself would refuse "" as "takes one argument"; this
+ * way the message says why. */
+const char *jpki_identity_set_prefix(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
     jpki_identity_srv_t *sc = jpki_srv_cfg(cmd->server)->identity;
-    const char *why;
+    const char *why, *arg = argc > 0 ? argv[0] : "";
+    if (argc > 1) {
+        return "JPKIHeaderPrefix takes exactly one prefix";
+    }
     if (*arg == '\0') {
         /* An empty prefix would make every inbound header "ours". */
         return "JPKIHeaderPrefix: the prefix must not be empty (default X-JPKI-)";

@@ -74,7 +74,7 @@ jpki_identity_srv_t *jpki_identity_srv_merge(apr_pool_t *p, const jpki_identity_
                                              const jpki_identity_srv_t *add);
 
 const char *jpki_identity_set_pass_as(cmd_parms *cmd, void *dc, const char *arg);
-const char *jpki_identity_set_prefix(cmd_parms *cmd, void *dc, const char *arg);
+const char *jpki_identity_set_prefix(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
 const char *jpki_identity_set_user_header(cmd_parms *cmd, void *dc, const char *arg);
 const char *jpki_identity_set_scrub(cmd_parms *cmd, void *dc, int flag);
 
@@ -83,7 +83,8 @@ const char *jpki_identity_set_scrub(cmd_parms *cmd, void *dc, int flag);
 #define JPKI_IDENTITY_CMDS                                                                      \
     AP_INIT_TAKE1("JPKIPassIdentityAs", jpki_identity_set_pass_as, NULL, RSRC_CONF | ACCESS_CONF, \
                   "How backends receive the identity: env (default), headers or both"),         \
-    AP_INIT_TAKE1("JPKIHeaderPrefix", jpki_identity_set_prefix, NULL, RSRC_CONF | ACCESS_CONF,  \
+    AP_INIT_TAKE_ARGV("JPKIHeaderPrefix", jpki_identity_set_prefix, NULL,                      \
+                      RSRC_CONF | ACCESS_CONF,                                                   \
                   "Prefix of the identity request headers (default X-JPKI-)"),                   \
     AP_INIT_TAKE1("JPKIRemoteUserHeader", jpki_identity_set_user_header, NULL,                   \
                   RSRC_CONF | ACCESS_CONF,                                                       \
