@@ -72,7 +72,13 @@ static const char *const known_codes[] = {
     JPKI_E_CERT_CRITICAL_EXT, JPKI_E_CERT_TEST_HIERARCHY, "signature_invalid",
     "signature_malformed", "challenge_unknown", "challenge_replayed", "challenge_expired",
     "challenge_wrong_browser", "malformed_json", "malformed_request", "invalid_return_to",
-    "body_too_large", "cache_unavailable", "session_unavailable", "not_configured", NULL};
+    "body_too_large", "cache_unavailable", "session_unavailable", "not_configured",
+    /* status (docs/status.md) and accounts (docs/accounts.md) */
+    "cert_revoked", "cert_revoked_superseded", "cert_revoked_affiliation_changed",
+    "cert_revoked_cessation", "cert_revoked_hold", "cert_revoked_key_compromise",
+    "cert_status_unknown", "status_unavailable", "link_pending", "no_account",
+    "account_removed", "account_unavailable", "account_unknown", "person_mismatch",
+    "person_unverified", "sign_proof_missing", NULL};
 
 static void add(ctr_t *c, apr_uint64_t n)
 {
