@@ -34,11 +34,9 @@ static const char *request_id(request_rec *r)
     for (;;) {
         if (m->main) {
             m = m->main;
-        }
-        else if (m->prev) {
+        } else if (m->prev) {
             m = m->prev;
-        }
-        else {
+        } else {
             break;
         }
     }
@@ -59,8 +57,7 @@ static void put(json_t *o, const char *k, const char *v)
         json_t *j = json_stringn(v, n > AUDIT_MAX_VALUE ? AUDIT_MAX_VALUE : n);
         /* not UTF-8 (or cut inside a character): say so, never the bytes */
         json_object_set_new(o, k, j ? j : json_string("(not utf-8)"));
-    }
-    else {
+    } else {
         json_object_set_new(o, k, json_null());
     }
 }
@@ -81,10 +78,10 @@ static void line_end(request_rec *r, json_t *o)
     apr_size_t len;
 
     put(o, "client_ip", r->useragent_ip);
-    put(o, "vhost", apr_psprintf(r->pool, "%s:%u",
-                                 r->server->server_hostname ? r->server->server_hostname : "-",
-                                 r->connection->local_addr ? r->connection->local_addr->port
-                                                           : 0));
+    put(o, "vhost",
+        apr_psprintf(r->pool, "%s:%u",
+                     r->server->server_hostname ? r->server->server_hostname : "-",
+                     r->connection->local_addr ? r->connection->local_addr->port : 0));
     text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(o);
     if (text == NULL) {
@@ -102,7 +99,8 @@ static void line_end(request_rec *r, json_t *o)
         /* Cannot happen with capped values; never write a torn line. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       JPKI_LOGNO(0902) "audit line of %" APR_SIZE_T_FMT " bytes not written "
-                      "(over PIPE_BUF)", len);
+                                       "(over PIPE_BUF)",
+                      len);
         free(text);
         jpki_metrics_audit(r->server, 0);
         return;
@@ -118,8 +116,7 @@ static void line_end(request_rec *r, json_t *o)
         rv = apr_file_write(a->fd, buf, &n);
         if (rv != APR_SUCCESS || n != len + 1) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                          JPKI_LOGNO(0903) "cannot write the audit log (JPKIAuditLog %s)",
-                          a->spec);
+                          JPKI_LOGNO(0903) "cannot write the audit log (JPKIAuditLog %s)", a->spec);
             jpki_metrics_audit(r->server, 0);
             return;
         }
@@ -127,8 +124,8 @@ static void line_end(request_rec *r, json_t *o)
     jpki_metrics_audit(r->server, 1);
 }
 
-void jpki_audit_decision(request_rec *r, const char *event, const char *code,
-                         const char *method, const char *serial, const char *account)
+void jpki_audit_decision(request_rec *r, const char *event, const char *code, const char *method,
+                         const char *serial, const char *account)
 {
     json_t *o = line_start(r, event);
     put(o, "code", code);
@@ -187,8 +184,7 @@ const char *jpki_audit_set_log(cmd_parms *cmd, void *dc, const char *arg)
 /* In the parent, at every (re)start: each distinct JPKIAuditLog is opened
  * once, on pconf, so a restart closes the old one and opens it again
  * (the piped logger is restarted; rotatelogs carries on appending). */
-static int audit_open_logs(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                           server_rec *s)
+static int audit_open_logs(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     apr_hash_t *opened = apr_hash_make(ptemp);
     server_rec *vs;
@@ -209,15 +205,11 @@ static int audit_open_logs(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                     return HTTP_INTERNAL_SERVER_ERROR;
                 }
                 fd = ap_piped_log_write_fd(pl);
-            }
-            else {
+            } else {
                 const char *path = ap_server_root_relative(pconf, a->spec);
-                apr_status_t rv = apr_file_open(&fd, path,
-                                                APR_WRITE | APR_APPEND | APR_CREATE |
-                                                    APR_LARGEFILE,
-                                                APR_FPROT_UREAD | APR_FPROT_UWRITE |
-                                                    APR_FPROT_GREAD,
-                                                pconf);
+                apr_status_t rv =
+                    apr_file_open(&fd, path, APR_WRITE | APR_APPEND | APR_CREATE | APR_LARGEFILE,
+                                  APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD, pconf);
                 if (rv != APR_SUCCESS) {
                     ap_log_error(APLOG_MARK, APLOG_EMERG, rv, vs,
                                  JPKI_LOGNO(0905) "JPKIAuditLog: cannot open '%s'", path);

@@ -13,8 +13,8 @@
 
 /* event: login_ok | login_refused | logout | session_expired | registration | relink.
  * code: the stable outcome code ("ok" or an error code). serial/account may be NULL. */
-void jpki_audit_decision(request_rec *r, const char *event, const char *code,
-                         const char *method, const char *serial, const char *account);
+void jpki_audit_decision(request_rec *r, const char *event, const char *code, const char *method,
+                         const char *serial, const char *account);
 
 /* One status call: purpose signature_verification | liveness_check; provider
  * platform | ocsp; result good | revoked | unknown | error:<code>. The fee
@@ -35,8 +35,8 @@ jpki_audit_srv_t *jpki_audit_srv_merge(apr_pool_t *p, const jpki_audit_srv_t *ba
                                        const jpki_audit_srv_t *add);
 const char *jpki_audit_set_log(cmd_parms *cmd, void *dc, const char *arg);
 
-#define JPKI_AUDIT_CMDS                                                                          \
-    AP_INIT_TAKE1("JPKIAuditLog", jpki_audit_set_log, NULL, RSRC_CONF,                           \
+#define JPKI_AUDIT_CMDS                                                                            \
+    AP_INIT_TAKE1("JPKIAuditLog", jpki_audit_set_log, NULL, RSRC_CONF,                             \
                   "Audit log: a file (relative to ServerRoot) or |program (e.g. rotatelogs)")
 
 void jpki_audit_register_hooks(apr_pool_t *p);

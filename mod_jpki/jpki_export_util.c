@@ -102,8 +102,7 @@ const char *jpki_export_header_value(apr_pool_t *p, const char *v)
             *o++ = '%';
             *o++ = hex[*c >> 4];
             *o++ = hex[*c & 0xf];
-        }
-        else {
+        } else {
             *o++ = (char)*c;
         }
     }

@@ -209,8 +209,8 @@ jpki_identity_srv_t *jpki_identity_srv_merge(apr_pool_t *p, const jpki_identity_
                                              const jpki_identity_srv_t *add)
 {
     jpki_identity_srv_t *m = jpki_identity_srv_create(p);
-    m->scrub = (add == NULL || add->scrub == JPKI_UNSET) ? (base ? base->scrub : JPKI_UNSET)
-                                                         : add->scrub;
+    m->scrub =
+        (add == NULL || add->scrub == JPKI_UNSET) ? (base ? base->scrub : JPKI_UNSET) : add->scrub;
     /* Each server keeps what its own sections named; check_config builds
      * the union over all servers. */
     if (add != NULL) {
@@ -230,16 +230,12 @@ const char *jpki_identity_set_pass_as(cmd_parms *cmd, void *dc, const char *arg)
     jpki_identity_dir_t *d = dir_of(dc);
     if (strcasecmp(arg, "env") == 0) {
         d->pass_as = JPKI_PASS_ENV;
-    }
-    else if (strcasecmp(arg, "headers") == 0) {
+    } else if (strcasecmp(arg, "headers") == 0) {
         d->pass_as = JPKI_PASS_HEADERS;
-    }
-    else if (strcasecmp(arg, "both") == 0) {
+    } else if (strcasecmp(arg, "both") == 0) {
         d->pass_as = JPKI_PASS_ENV | JPKI_PASS_HEADERS;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "JPKIPassIdentityAs: '%s' is not env, headers or both",
-                            arg);
+    } else {
+        return apr_psprintf(cmd->pool, "JPKIPassIdentityAs: '%s' is not env, headers or both", arg);
     }
     return NULL;
 }
@@ -310,12 +306,12 @@ static int identity_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
         sc->scrub_prefixes = pre;
         sc->scrub_names = names;
         if (sc->scrub == 0) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
-                         JPKI_LOGNO(0802) "JPKIScrubIdentityHeaders Off for %s:%u: inbound "
-                         "identity headers are passed on unchecked; this host must be "
-                         "reachable only from the trusted front end",
-                         vs->server_hostname ? vs->server_hostname : "(default)",
-                         (unsigned)vs->port);
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, 0, vs,
+                JPKI_LOGNO(0802) "JPKIScrubIdentityHeaders Off for %s:%u: inbound "
+                                 "identity headers are passed on unchecked; this host must be "
+                                 "reachable only from the trusted front end",
+                vs->server_hostname ? vs->server_hostname : "(default)", (unsigned)vs->port);
         }
     }
     return OK;
@@ -372,8 +368,8 @@ static void scrub(request_rec *r)
             APR_ARRAY_PUSH(gone, const char *) = e[i].key;
             if (!exported_before(r, norm)) {
                 spoofed++;
-                reported = reported ? apr_pstrcat(r->pool, reported, " ", e[i].key, NULL)
-                                    : e[i].key;
+                reported =
+                    reported ? apr_pstrcat(r->pool, reported, " ", e[i].key, NULL) : e[i].key;
             }
         }
     }
@@ -387,7 +383,7 @@ static void scrub(request_rec *r)
         /* Names only: the values are the attacker's and may be anything. */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       JPKI_LOGNO(0801) "removed %d inbound header(s) that could be mistaken for "
-                      "mod_jpki's identity headers: %s",
+                                       "mod_jpki's identity headers: %s",
                       spoofed, ap_escape_logitem(r->pool, reported));
         jpki_metrics_scrubbed(r->server, spoofed);
     }

@@ -11,12 +11,12 @@
 #include "jpki.h"
 
 typedef struct jpki_identity_t {
-    const char *account;           /* REMOTE_USER; NULL in a registration session */
-    const char *serial;            /* normalised "<issuer key id>:<serial hex>" */
-    const char *issuer;            /* issuer DN, RFC 2253 */
-    const char *cert_type;         /* "auth" | "sign" */
+    const char *account;   /* REMOTE_USER; NULL in a registration session */
+    const char *serial;    /* normalised "<issuer key id>:<serial hex>" */
+    const char *issuer;    /* issuer DN, RFC 2253 */
+    const char *cert_type; /* "auth" | "sign" */
     apr_time_t not_after;
-    const char *method;            /* "challenge" | "tls" */
+    const char *method; /* "challenge" | "tls" */
     apr_time_t auth_time;
     const char *status;            /* "good" | "revoked" | "unknown" | "unchecked" */
     apr_time_t status_checked_at;  /* 0 = never */
@@ -80,18 +80,18 @@ const char *jpki_identity_set_scrub(cmd_parms *cmd, void *dc, int flag);
 
 /* Per directory, but not in .htaccess: the spoofing protection must know
  * every prefix at startup. */
-#define JPKI_IDENTITY_CMDS                                                                      \
-    AP_INIT_TAKE1("JPKIPassIdentityAs", jpki_identity_set_pass_as, NULL, RSRC_CONF | ACCESS_CONF, \
-                  "How backends receive the identity: env (default), headers or both"),         \
-    AP_INIT_TAKE_ARGV("JPKIHeaderPrefix", jpki_identity_set_prefix, NULL,                      \
-                      RSRC_CONF | ACCESS_CONF,                                                   \
-                  "Prefix of the identity request headers (default X-JPKI-)"),                   \
-    AP_INIT_TAKE1("JPKIRemoteUserHeader", jpki_identity_set_user_header, NULL,                   \
-                  RSRC_CONF | ACCESS_CONF,                                                       \
-                  "Request header that carries REMOTE_USER (default X-Remote-User)"),           \
-    AP_INIT_FLAG("JPKIScrubIdentityHeaders", jpki_identity_set_scrub, NULL, RSRC_CONF,          \
-                 "Off only on a backend virtual host that receives the identity headers "       \
-                 "from a trusted front end (default On)")
+#define JPKI_IDENTITY_CMDS                                                                         \
+    AP_INIT_TAKE1("JPKIPassIdentityAs", jpki_identity_set_pass_as, NULL, RSRC_CONF | ACCESS_CONF,  \
+                  "How backends receive the identity: env (default), headers or both"),            \
+        AP_INIT_TAKE_ARGV("JPKIHeaderPrefix", jpki_identity_set_prefix, NULL,                      \
+                          RSRC_CONF | ACCESS_CONF,                                                 \
+                          "Prefix of the identity request headers (default X-JPKI-)"),             \
+        AP_INIT_TAKE1("JPKIRemoteUserHeader", jpki_identity_set_user_header, NULL,                 \
+                      RSRC_CONF | ACCESS_CONF,                                                     \
+                      "Request header that carries REMOTE_USER (default X-Remote-User)"),          \
+        AP_INIT_FLAG("JPKIScrubIdentityHeaders", jpki_identity_set_scrub, NULL, RSRC_CONF,         \
+                     "Off only on a backend virtual host that receives the identity headers "      \
+                     "from a trusted front end (default On)")
 
 /* Hooks: scrubbing (post_read_request, post_perdir_config), header export
  * (fixups) and the startup computation of what to scrub (check_config). */

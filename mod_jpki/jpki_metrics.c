@@ -21,9 +21,9 @@
 #error "jpki_metrics.c needs the GCC/Clang __atomic builtins"
 #endif
 
-#define SEG_MAGIC   APR_UINT64_C(0x4a504b494d455431) /* "JPKIMET1" */
-#define SEG_KEY     "jpki-metrics-segment"
-#define CODE_LEN    40
+#define SEG_MAGIC APR_UINT64_C(0x4a504b494d455431) /* ASCII JPKIMET1 */
+#define SEG_KEY   "jpki-metrics-segment"
+#define CODE_LEN  40
 
 typedef volatile apr_uint64_t ctr_t;
 
@@ -57,28 +57,27 @@ static seg_t *seg;
 
 const long jpki_metrics_latency_bounds_ms[JPKI_METRICS_LATENCY_BUCKETS] = {
     10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
-const char *const jpki_metrics_purposes[3] = {"signature_verification", "liveness_check",
-                                              "other"};
+const char *const jpki_metrics_purposes[3] = {"signature_verification", "liveness_check", "other"};
 const char *const jpki_metrics_cert_types[3] = {"auth", "sign", "other"};
 const char *const jpki_metrics_cache_names[4] = {"challenge", "session", "status", "account"};
 
 /* The stable codes (docs/errors.md) get their series from the start; codes
  * added later by other steps claim a free slot on first use. */
 static const char *const known_codes[] = {
-    "ok", JPKI_E_CERT_MISSING, JPKI_E_CERT_TOO_LARGE, JPKI_E_CERT_MALFORMED,
-    JPKI_E_CERT_EXPIRED, JPKI_E_CERT_NOT_YET_VALID, JPKI_E_CERT_UNTRUSTED,
-    JPKI_E_CERT_ISSUER_EXPIRED, JPKI_E_CERT_POLICY, JPKI_E_CERT_WRONG_TYPE,
-    JPKI_E_CERT_KEY_USAGE, JPKI_E_CERT_WEAK_KEY, JPKI_E_CERT_WEAK_SIGNATURE,
-    JPKI_E_CERT_CRITICAL_EXT, JPKI_E_CERT_TEST_HIERARCHY, "signature_invalid",
-    "signature_malformed", "challenge_unknown", "challenge_replayed", "challenge_expired",
-    "challenge_wrong_browser", "malformed_json", "malformed_request", "invalid_return_to",
-    "body_too_large", "cache_unavailable", "session_unavailable", "not_configured",
+    "ok", JPKI_E_CERT_MISSING, JPKI_E_CERT_TOO_LARGE, JPKI_E_CERT_MALFORMED, JPKI_E_CERT_EXPIRED,
+    JPKI_E_CERT_NOT_YET_VALID, JPKI_E_CERT_UNTRUSTED, JPKI_E_CERT_ISSUER_EXPIRED,
+    JPKI_E_CERT_POLICY, JPKI_E_CERT_WRONG_TYPE, JPKI_E_CERT_KEY_USAGE, JPKI_E_CERT_WEAK_KEY,
+    JPKI_E_CERT_WEAK_SIGNATURE, JPKI_E_CERT_CRITICAL_EXT, JPKI_E_CERT_TEST_HIERARCHY,
+    "signature_invalid", "signature_malformed", "challenge_unknown", "challenge_replayed",
+    "challenge_expired", "challenge_wrong_browser", "malformed_json", "malformed_request",
+    "invalid_return_to", "body_too_large", "cache_unavailable", "session_unavailable",
+    "not_configured",
     /* status (docs/status.md) and accounts (docs/accounts.md) */
     "cert_revoked", "cert_revoked_superseded", "cert_revoked_affiliation_changed",
     "cert_revoked_cessation", "cert_revoked_hold", "cert_revoked_key_compromise",
-    "cert_status_unknown", "status_unavailable", "link_pending", "no_account",
-    "account_removed", "account_unavailable", "account_unknown", "person_mismatch",
-    "person_unverified", "sign_proof_missing", NULL};
+    "cert_status_unknown", "status_unavailable", "link_pending", "no_account", "account_removed",
+    "account_unavailable", "account_unknown", "person_mismatch", "person_unverified",
+    "sign_proof_missing", NULL};
 
 static void add(ctr_t *c, apr_uint64_t n)
 {
@@ -323,8 +322,10 @@ static const char *parse_fee(cmd_parms *cmd, const char *arg, int *out)
     char *end;
     long v = strtol(arg, &end, 10);
     if (*arg == '\0' || *end != '\0' || v < 0 || v > 100000) {
-        return apr_psprintf(cmd->pool, "JPKIFee: '%s' is not a whole number of yen from 0 to "
-                                       "100000", arg);
+        return apr_psprintf(cmd->pool,
+                            "JPKIFee: '%s' is not a whole number of yen from 0 to "
+                            "100000",
+                            arg);
     }
     *out = (int)v;
     return NULL;
@@ -363,10 +364,11 @@ static int metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         apr_status_t rv = apr_shm_create(&shm, sizeof(seg_t), NULL, pp);
         int i;
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                         JPKI_LOGNO(1001) "cannot create the metrics shared memory (%" APR_SIZE_T_FMT
-                         " bytes): the jpki-status page will answer 503",
-                         sizeof(seg_t));
+            ap_log_error(
+                APLOG_MARK, APLOG_ERR, rv, s,
+                JPKI_LOGNO(1001) "cannot create the metrics shared memory (%" APR_SIZE_T_FMT
+                                 " bytes): the jpki-status page will answer 503",
+                sizeof(seg_t));
             seg = NULL;
             return OK;
         }
@@ -383,13 +385,14 @@ static int metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         apr_pool_userdata_set(data, SEG_KEY, apr_pool_cleanup_null, pp);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                      JPKI_LOGNO(1002) "metrics: %" APR_SIZE_T_FMT " bytes of shared memory "
-                     "created; kept across restarts", sizeof(seg_t));
+                                      "created; kept across restarts",
+                     sizeof(seg_t));
     }
     seg = data;
     if (seg->magic != SEG_MAGIC || seg->size != sizeof(seg_t)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                      JPKI_LOGNO(1003) "metrics: shared memory segment has a wrong layout; "
-                     "metrics disabled until httpd is stopped and started");
+                                      "metrics disabled until httpd is stopped and started");
         seg = NULL;
         return OK;
     }

@@ -9,8 +9,8 @@
 #include "jpki.h"
 
 void jpki_metrics_login(server_rec *s, const char *outcome); /* "ok" or the stable code */
-void jpki_metrics_session(server_rec *s, int delta);        /* +1 opened, -1 ended */
-void jpki_metrics_cache(server_rec *s, int ns, int hit);    /* jpki_cache_ns_e, 1 hit / 0 miss */
+void jpki_metrics_session(server_rec *s, int delta);         /* +1 opened, -1 ended */
+void jpki_metrics_cache(server_rec *s, int ns, int hit);     /* jpki_cache_ns_e, 1 hit / 0 miss */
 /* One status call: purpose signature_verification|liveness_check, cert_type
  * auth|sign (decides the fee), ok = an answer (good or revoked) was obtained. */
 void jpki_metrics_status_call(server_rec *s, const char *purpose, const char *cert_type,
@@ -41,30 +41,31 @@ jpki_metrics_srv_t *jpki_metrics_srv_merge(apr_pool_t *p, const jpki_metrics_srv
                                            const jpki_metrics_srv_t *add);
 const char *jpki_metrics_set_fee(cmd_parms *cmd, void *dc, const char *auth, const char *sign);
 
-#define JPKI_METRICS_CMDS                                                                        \
-    AP_INIT_TAKE2("JPKIFee", jpki_metrics_set_fee, NULL, RSRC_CONF,                              \
-                  "Yen per answered status check: user-authentication and signing "              \
+#define JPKI_METRICS_CMDS                                                                          \
+    AP_INIT_TAKE2("JPKIFee", jpki_metrics_set_fee, NULL, RSRC_CONF,                                \
+                  "Yen per answered status check: user-authentication and signing "                \
                   "certificate (default 2 20)")
 
 /* --- reading (the status page) -------------------------------------------- */
 
 #define JPKI_METRICS_LATENCY_BUCKETS 11
 extern const long jpki_metrics_latency_bounds_ms[JPKI_METRICS_LATENCY_BUCKETS];
-extern const char *const jpki_metrics_purposes[3]; /* signature_verification, liveness_check, other */
-extern const char *const jpki_metrics_cert_types[3]; /* auth, sign, other */
+extern const char
+    *const jpki_metrics_purposes[3]; /* signature_verification, liveness_check, other */
+extern const char *const jpki_metrics_cert_types[3];  /* auth, sign, other */
 extern const char *const jpki_metrics_cache_names[4]; /* challenge, session, status, account */
 
 #define JPKI_METRICS_MAX_CODES 64
 
 typedef struct jpki_metrics_snapshot_t {
-    apr_time_t started;      /* when the segment was created (first start) */
+    apr_time_t started;       /* when the segment was created (first start) */
     apr_uint64_t generations; /* configuration generations seen (1 + restarts) */
     int ncodes;
     const char *code[JPKI_METRICS_MAX_CODES];
     apr_uint64_t logins[JPKI_METRICS_MAX_CODES];
     apr_uint64_t logins_other;
     apr_uint64_t sessions_opened, sessions_ended;
-    apr_uint64_t cache[4][2]; /* [ns][0 miss, 1 hit] */
+    apr_uint64_t cache[4][2];    /* [ns][0 miss, 1 hit] */
     apr_uint64_t calls[3][3][2]; /* [purpose][cert_type][0 error, 1 answered] */
     apr_uint64_t latency[JPKI_METRICS_LATENCY_BUCKETS + 1]; /* cumulative at read, last = +Inf */
     apr_uint64_t latency_sum_ms, latency_count;

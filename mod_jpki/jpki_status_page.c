@@ -25,8 +25,7 @@ static const char *format_of(request_rec *r)
                 return NULL;
             }
         }
-    }
-    else if (r->args != NULL) {
+    } else if (r->args != NULL) {
         return NULL;
     }
     if (accept != NULL && ap_strcasestr(accept, "text/plain") != NULL &&
@@ -45,9 +44,8 @@ static int send_json(request_rec *r, const jpki_metrics_snapshot_t *m)
 {
     json_t *o = json_object(), *x, *y, *z;
     int i, j;
-    apr_uint64_t active = m->sessions_opened > m->sessions_ended
-                              ? m->sessions_opened - m->sessions_ended
-                              : 0;
+    apr_uint64_t active =
+        m->sessions_opened > m->sessions_ended ? m->sessions_opened - m->sessions_ended : 0;
 
     json_object_set_new(o, "started", json_string(jpki_util_time_iso(r->pool, m->started)));
     json_object_set_new(o, "generations", u64(m->generations));
@@ -130,15 +128,15 @@ static void help(request_rec *r, const char *name, const char *type, const char 
 static int send_prometheus(request_rec *r, const jpki_metrics_snapshot_t *m)
 {
     int i, j, k;
-    apr_uint64_t active = m->sessions_opened > m->sessions_ended
-                              ? m->sessions_opened - m->sessions_ended
-                              : 0;
+    apr_uint64_t active =
+        m->sessions_opened > m->sessions_ended ? m->sessions_opened - m->sessions_ended : 0;
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (r->header_only) {
         return OK;
     }
-    help(r, "jpki_logins_total", "counter", "Login decisions by outcome code (ok or the stable error code).");
+    help(r, "jpki_logins_total", "counter",
+         "Login decisions by outcome code (ok or the stable error code).");
     for (i = 0; i < m->ncodes; i++) {
         ap_rprintf(r, "jpki_logins_total{code=\"%s\"} " U64 "\n", m->code[i], m->logins[i]);
     }
@@ -164,8 +162,9 @@ static int send_prometheus(request_rec *r, const jpki_metrics_snapshot_t *m)
     for (i = 0; i < 3; i++) {
         for (j = 0; j < 3; j++) {
             for (k = 1; k >= 0; k--) {
-                ap_rprintf(r, "jpki_status_calls_total{purpose=\"%s\",cert_type=\"%s\","
-                              "result=\"%s\"} " U64 "\n",
+                ap_rprintf(r,
+                           "jpki_status_calls_total{purpose=\"%s\",cert_type=\"%s\","
+                           "result=\"%s\"} " U64 "\n",
                            jpki_metrics_purposes[i], jpki_metrics_cert_types[j],
                            k ? "answered" : "error", m->calls[i][j][k]);
             }

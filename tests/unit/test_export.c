@@ -41,11 +41,11 @@ START_TEST(matches)
     APR_ARRAY_PUSH(pre, const char *) = "x-jpki-";
     APR_ARRAY_PUSH(names, const char *) = "remote-user";
     APR_ARRAY_PUSH(names, const char *) = "x-remote-user";
-    ck_assert_int_eq(jpki_export_name_matches(jpki_export_normalise(pool, "X_JPKI_ACCOUNT"), pre,
-                                              names), 1);
+    ck_assert_int_eq(
+        jpki_export_name_matches(jpki_export_normalise(pool, "X_JPKI_ACCOUNT"), pre, names), 1);
     ck_assert_int_eq(jpki_export_name_matches("x-jpki-", pre, names), 1);
-    ck_assert_int_eq(jpki_export_name_matches(jpki_export_normalise(pool, "REMOTE_USER"), pre,
-                                              names), 1);
+    ck_assert_int_eq(
+        jpki_export_name_matches(jpki_export_normalise(pool, "REMOTE_USER"), pre, names), 1);
     ck_assert_int_eq(jpki_export_name_matches("x-remote-user", pre, names), 1);
     /* prefix of a name is not the name */
     ck_assert_int_eq(jpki_export_name_matches("remote-user-agent", pre, names), 0);
@@ -90,8 +90,7 @@ START_TEST(header_value)
     const char *dn = "OU=JPKI for user authentication,O=JPKI,C=JP";
     /* printable ASCII without '%' is unchanged (same pointer) */
     ck_assert_ptr_eq(jpki_export_header_value(pool, dn), dn);
-    ck_assert_str_eq(jpki_export_header_value(pool, "a\r\nSet-Cookie: x"),
-                     "a%0D%0ASet-Cookie: x");
+    ck_assert_str_eq(jpki_export_header_value(pool, "a\r\nSet-Cookie: x"), "a%0D%0ASet-Cookie: x");
     ck_assert_str_eq(jpki_export_header_value(pool, "100%"), "100%25");
     ck_assert_str_eq(jpki_export_header_value(pool, " x "), "%20x%20");
     ck_assert_str_eq(jpki_export_header_value(pool, "a\tb\x7f"), "a%09b%7F");
