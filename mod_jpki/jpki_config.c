@@ -4,6 +4,9 @@
  */
 #include "jpki.h"
 #include "jpki_cache.h"
+#include "jpki_audit.h"
+#include "jpki_identity.h"
+#include "jpki_metrics.h"
 
 #include "http_main.h"
 
@@ -186,6 +189,9 @@ const command_rec jpki_cmds[] = {
                   "Revocation status source: platform, ocsp or none"),
     AP_INIT_TAKE1("JPKILoginPage", set_login_page, NULL, OR_AUTHCFG | ACCESS_CONF,
                   "Local URL of the login page that unauthenticated browsers are sent to"),
+    JPKI_IDENTITY_CMDS,
+    JPKI_AUDIT_CMDS,
+    JPKI_METRICS_CMDS,
     {NULL}};
 
 void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
@@ -198,6 +204,9 @@ void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
     c->session_idle = JPKI_UNSET;
     c->session_max_age = JPKI_UNSET;
     c->status_provider = JPKI_STATUS_PROVIDER_UNSET;
+    c->identity = jpki_identity_srv_create(p);
+    c->audit = jpki_audit_srv_create(p);
+    c->metrics = jpki_metrics_srv_create(p);
     return c;
 }
 
@@ -222,13 +231,18 @@ void *jpki_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     mrg->status_provider = (add->status_provider == JPKI_STATUS_PROVIDER_UNSET)
                                ? base->status_provider
                                : add->status_provider;
+    mrg->identity = jpki_identity_srv_merge(p, base->identity, add->identity);
+    mrg->audit = jpki_audit_srv_merge(p, base->audit, add->audit);
+    mrg->metrics = jpki_metrics_srv_merge(p, base->metrics, add->metrics);
     return mrg;
 }
 
 void *jpki_config_dir_create(apr_pool_t *p, char *dir)
 {
+    jpki_dir_cfg_t *d = apr_pcalloc(p, sizeof(jpki_dir_cfg_t));
     (void)dir;
-    return apr_pcalloc(p, sizeof(jpki_dir_cfg_t));
+    d->identity = jpki_identity_dir_create(p);
+    return d;
 }
 
 void *jpki_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
@@ -236,6 +250,7 @@ void *jpki_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     jpki_dir_cfg_t *base = basev, *add = addv;
     jpki_dir_cfg_t *mrg = apr_pcalloc(p, sizeof(*mrg));
     MERGE_PTR(login_page);
+    mrg->identity = jpki_identity_dir_merge(p, base->identity, add->identity);
     return mrg;
 }
 
