@@ -107,6 +107,7 @@ my %seen;
 my $npid = open(my $nout, '-|') // die "fork: $!";
 if (!$npid) {
     open STDERR, '>&', \*STDOUT;
+    setpgrp(0, 0);    # node and its Chromium: one group, killed together on timeout
     $ENV{JPKI_E2E_BASE}  = $base;
     $ENV{JPKI_E2E_SHOTS} = $logs;
     $ENV{JPKI_E2E_ALICE} = $serial{'auth-alice-1'};
@@ -117,7 +118,7 @@ if (!$npid) {
 }
 my $other = '';
 {
-    local $SIG{ALRM} = sub { kill 'KILL', $npid; die "node timed out\n" };
+    local $SIG{ALRM} = sub { kill 'KILL', -$npid; die "node timed out\n" };
     alarm 180;
     eval {
         while (my $l = <$nout>) {
