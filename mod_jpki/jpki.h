@@ -62,10 +62,13 @@ typedef struct jpki_srv_cfg_t {
 
     /* status */
     jpki_status_provider_e status_provider;
+
+    struct jpki_account_srv_t *account; /* jpki_account.c */
 } jpki_srv_cfg_t;
 
 typedef struct jpki_dir_cfg_t {
     const char *login_page; /* local URL path; NULL = unset */
+    struct jpki_account_dir_t *account; /* jpki_account.c */
 } jpki_dir_cfg_t;
 
 /* Defaults */

@@ -4,6 +4,7 @@
  */
 #include "jpki.h"
 #include "jpki_cache.h"
+#include "jpki_account.h"
 
 #include "http_main.h"
 
@@ -186,6 +187,7 @@ const command_rec jpki_cmds[] = {
                   "Revocation status source: platform, ocsp or none"),
     AP_INIT_TAKE1("JPKILoginPage", set_login_page, NULL, OR_AUTHCFG | ACCESS_CONF,
                   "Local URL of the login page that unauthenticated browsers are sent to"),
+    JPKI_ACCOUNT_CMDS,
     {NULL}};
 
 void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
@@ -198,6 +200,7 @@ void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
     c->session_idle = JPKI_UNSET;
     c->session_max_age = JPKI_UNSET;
     c->status_provider = JPKI_STATUS_PROVIDER_UNSET;
+    c->account = jpki_account_srv_create(p);
     return c;
 }
 
@@ -222,13 +225,16 @@ void *jpki_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     mrg->status_provider = (add->status_provider == JPKI_STATUS_PROVIDER_UNSET)
                                ? base->status_provider
                                : add->status_provider;
+    mrg->account = jpki_account_srv_merge(p, base->account, add->account);
     return mrg;
 }
 
 void *jpki_config_dir_create(apr_pool_t *p, char *dir)
 {
+    jpki_dir_cfg_t *d = apr_pcalloc(p, sizeof(jpki_dir_cfg_t));
     (void)dir;
-    return apr_pcalloc(p, sizeof(jpki_dir_cfg_t));
+    d->account = jpki_account_dir_create(p);
+    return d;
 }
 
 void *jpki_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
@@ -236,6 +242,7 @@ void *jpki_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     jpki_dir_cfg_t *base = basev, *add = addv;
     jpki_dir_cfg_t *mrg = apr_pcalloc(p, sizeof(*mrg));
     MERGE_PTR(login_page);
+    mrg->account = jpki_account_dir_merge(p, base->account, add->account);
     return mrg;
 }
 
@@ -328,5 +335,5 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                          "(development only)");
         }
     }
-    return OK;
+    return jpki_account_config_check(pconf, s);
 }

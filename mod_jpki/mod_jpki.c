@@ -4,6 +4,7 @@
  */
 #define JPKI_MODULE_FILE 1
 #include "jpki.h"
+#include "jpki_account.h"
 #include "jpki_authn.h"
 #include "jpki_cache.h"
 #include "jpki_handlers.h"
@@ -46,6 +47,7 @@ static void jpki_register_hooks(apr_pool_t *p)
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(jpki_handlers_handle, NULL, NULL, APR_HOOK_MIDDLE);
     jpki_tls_register_hooks(p);
+    jpki_account_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(jpki) = {
