@@ -434,14 +434,25 @@ apr_status_t jpki_sql_end(request_rec *r, jpki_sql_t *db, int commit)
 
 /* -------------------------------------------------------------- cache -- */
 
-static const char *cache_key(apr_pool_t *p, const char *serial)
+/* Entries are scoped to the virtual host (ServerName:port): two hosts of
+ * one server may use different stores, while the same host on several
+ * nodes sharing memcache/redis shares its entries. */
+const char *jpki_account_cache_key(request_rec *r, const char *kind, const char *id)
 {
-    return apr_pstrcat(p, "s:", serial, NULL);
+    server_rec *s = r->server;
+    return apr_psprintf(r->pool, "%s|%s:%u|%s", kind,
+                        s->server_hostname ? s->server_hostname : "-",
+                        (unsigned)(s->addrs ? s->addrs->host_port : s->port), id);
+}
+
+static const char *cache_key(request_rec *r, const char *serial)
+{
+    return jpki_account_cache_key(r, "s", serial);
 }
 
 void jpki_account_cache_forget(request_rec *r, const char *serial)
 {
-    apr_status_t rv = jpki_cache_remove(r->server, JPKI_NS_ACCOUNT, cache_key(r->pool, serial),
+    apr_status_t rv = jpki_cache_remove(r->server, JPKI_NS_ACCOUNT, cache_key(r, serial),
                                         r->pool);
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
@@ -457,7 +468,7 @@ static void cache_put(request_rec *r, const char *serial, const char *account)
     if (cache_ttl(c) == 0) {
         return;
     }
-    rv = jpki_cache_store(r->server, JPKI_NS_ACCOUNT, cache_key(r->pool, serial), account,
+    rv = jpki_cache_store(r->server, JPKI_NS_ACCOUNT, cache_key(r, serial), account,
                           strlen(account), apr_time_now() + apr_time_from_sec(cache_ttl(c)),
                           r->pool);
     if (rv != APR_SUCCESS) {
@@ -496,7 +507,7 @@ apr_status_t jpki_account_resolve(request_rec *r, jpki_sql_t **db, const char *s
 
     *account = NULL;
     if (cache_ttl(c) > 0) {
-        rv = jpki_cache_get(r->server, JPKI_NS_ACCOUNT, cache_key(r->pool, serial), r->pool,
+        rv = jpki_cache_get(r->server, JPKI_NS_ACCOUNT, cache_key(r, serial), r->pool,
                             &val, NULL);
         if (rv == APR_SUCCESS && val[0] != '\0') {
             *account = val;

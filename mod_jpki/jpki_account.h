@@ -159,6 +159,8 @@ apr_status_t jpki_sql_write(request_rec *r, jpki_sql_t *db, jpki_sql_e q, int na
                             const char **args, int *nrows, int *constraint);
 apr_status_t jpki_sql_begin(request_rec *r, jpki_sql_t *db);
 apr_status_t jpki_sql_end(request_rec *r, jpki_sql_t *db, int commit);
+/* Cache key of kind ("s" serial, "age") for id, scoped to the vhost. */
+const char *jpki_account_cache_key(request_rec *r, const char *kind, const char *id);
 /* Drop the serial -> account cache entry (relink, removal). */
 void jpki_account_cache_forget(request_rec *r, const char *serial);
 /* Account of a serial from the cache, else SQL (filling the cache). *account

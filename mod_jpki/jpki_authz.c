@@ -91,7 +91,8 @@ static int account_age(request_rec *r, const char *account)
     apr_time_t expiry;
 
     jpki_day_jst(r->request_time, &y, &m, &d);
-    key = apr_psprintf(r->pool, "age:%s:%04d-%02d-%02d", account, y, m, d);
+    key = jpki_account_cache_key(
+        r, "age", apr_psprintf(r->pool, "%s:%04d-%02d-%02d", account, y, m, d));
     if (jpki_cache_get(r->server, JPKI_NS_ACCOUNT, key, r->pool, &val, NULL) == APR_SUCCESS) {
         return atoi(val);
     }

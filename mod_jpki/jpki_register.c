@@ -162,7 +162,7 @@ static int valid_user_id(const char *s)
 {
     apr_size_t n = 0;
     for (; *s; s++, n++) {
-        if (*s < 0x21 || *s > 0x7e) {
+        if (*s < 0x20 || *s > 0x7e) {
             return 0;
         }
     }
@@ -202,7 +202,10 @@ static void forget_age(request_rec *r, const char *account)
     int y, m, d;
     jpki_day_jst(r->request_time, &y, &m, &d);
     jpki_cache_remove(r->server, JPKI_NS_ACCOUNT,
-                      apr_psprintf(r->pool, "age:%s:%04d-%02d-%02d", account, y, m, d), r->pool);
+                      jpki_account_cache_key(r, "age",
+                                             apr_psprintf(r->pool, "%s:%04d-%02d-%02d", account,
+                                                          y, m, d)),
+                      r->pool);
 }
 
 static int api_link(request_rec *r, json_t *o)
