@@ -171,9 +171,25 @@ static int valid_user_id(const char *s)
 
 static int valid_birth_date(request_rec *r, const char *s)
 {
-    int y, m, d;
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, m, d, by, bm, bd, i;
+    for (i = 0; i < 10; i++) {
+        if (i == 4 || i == 7 ? s[i] != '-' : !apr_isdigit(s[i])) {
+            return 0;
+        }
+    }
+    if (s[10] != '\0') {
+        return 0;
+    }
+    by = atoi(s);
+    bm = atoi(s + 5);
+    bd = atoi(s + 8);
+    if (bm < 1 || bm > 12 || bd < 1 || bd > mdays[bm - 1] ||
+        (bm == 2 && bd == 29 && !((by % 4 == 0 && by % 100 != 0) || by % 400 == 0))) {
+        return 0;
+    }
     jpki_day_jst(r->request_time, &y, &m, &d);
-    return strlen(s) == 10 && jpki_age_years(s, y, m, d) >= 0;
+    return jpki_age_years(s, y, m, d) >= 0; /* not in the future */
 }
 
 /* Optional string field: NULL when absent or null; *bad when of the wrong

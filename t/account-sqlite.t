@@ -102,7 +102,7 @@ is vlogin(ua(), $V, cert => 'auth-bob')->code, 403, 'bob cannot log in any more'
 # --- faults --------------------------------------------------------------------------
 # Read-only database: a returning user still logs in (lookup works, the
 # last_seen update fails and is logged); a link cannot be written => 503.
-my $ro = sqlite_db('ro');
+my $ro = sqlite_db('ro', fresh => 1);
 sqlite($ro, "INSERT INTO jpki_account (account, created_at) VALUES ('acct-alice', 'x');"
           . "INSERT INTO jpki_serial VALUES ('$a1', 'acct-alice', 'auth', NULL, 'x', 'x')");
 chown 0, 0, $ro;

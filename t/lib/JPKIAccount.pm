@@ -29,11 +29,17 @@ sub state_dir {
     return $d;
 }
 
-# A fresh SQLite database with the shipped schema, writable by nobody.
+# A SQLite database with the shipped schema and no rows, writable by
+# nobody. An existing file is emptied, not replaced: httpd children may
+# hold connections to it (t/account-age.t and t/account-sqlite.t share one).
 sub sqlite_db {
-    my ($name) = @_;
+    my ($name, %o) = @_;
     my $dir  = state_dir();
     my $file = "$dir/$name.db";
+    if (-s $file && !$o{fresh}) {
+        sqlite($file, 'DELETE FROM jpki_serial; DELETE FROM jpki_account;');
+        return $file;
+    }
     unlink $file, "$file-journal";
     my $schema = Apache::Test::vars()->{top_dir} . '/conf/jpki-schema.sql';
     system("sqlite3 '$file' < '$schema'") == 0 or die "sqlite3 schema: $?";
