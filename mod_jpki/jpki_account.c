@@ -309,6 +309,33 @@ static apr_dbd_prepared_t *statement(request_rec *r, jpki_sql_t *db, jpki_sql_e 
     return st;
 }
 
+/* After a failure outside a transaction: is the connection usable again
+ * (libpq reconnects in apr_dbd_check_conn) and can the statement be
+ * prepared anew on it? A restarted PostgreSQL forgets the statements that
+ * mod_dbd prepared when the connection was opened; re-preparing here is
+ * how the module recovers by itself instead of failing on that pooled
+ * connection until httpd restarts. Returns the fresh statement or NULL. */
+static apr_dbd_prepared_t *reprepare(request_rec *r, jpki_sql_t *db, jpki_sql_e q)
+{
+    jpki_account_srv_t *c = jpki_account_cfg(r->server);
+    apr_dbd_prepared_t *st = NULL;
+    const char *lbl;
+    if (db->trans != NULL ||
+        apr_dbd_check_conn(db->dbd->driver, r->pool, db->dbd->handle) != APR_SUCCESS) {
+        return NULL;
+    }
+    lbl = label(db->dbd->pool, q); /* lives as long as the connection */
+    if (apr_dbd_prepare(db->dbd->driver, db->dbd->pool, db->dbd->handle,
+                        c->sql[q] ? c->sql[q] : sql_default[q], lbl, &st) != 0) {
+        return NULL;
+    }
+    apr_hash_set(db->dbd->prepared, lbl, APR_HASH_KEY_STRING, st);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  JPKI_LOGNO(0718) "account store: statement '%s' prepared again on a "
+                  "reconnected database connection", sql_names[q]);
+    return st;
+}
+
 static int is_constraint(const char *msg)
 {
     return msg && (ap_strcasestr(msg, "unique") || ap_strcasestr(msg, "duplicate key") ||
@@ -338,6 +365,11 @@ apr_status_t jpki_sql_select(request_rec *r, jpki_sql_t *db, jpki_sql_e q, int n
         return APR_EGENERAL;
     }
     rv = apr_dbd_pselect(db->dbd->driver, r->pool, db->dbd->handle, &res, st, 1, nargs, args);
+    if (rv != 0 && (st = reprepare(r, db, q)) != NULL) {
+        log_sql(r, q, rv, 0);
+        rv = apr_dbd_pselect(db->dbd->driver, r->pool, db->dbd->handle, &res, st, 1, nargs,
+                             args);
+    }
     if (rv != 0) {
         log_sql(r, q, rv, 0);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -386,6 +418,16 @@ apr_status_t jpki_sql_write(request_rec *r, jpki_sql_t *db, jpki_sql_e q, int na
     if (rv != 0) {
         msg = apr_dbd_error(db->dbd->driver, db->dbd->handle, rv);
         *constraint = is_constraint(msg);
+        if (!*constraint && (st = reprepare(r, db, q)) != NULL) {
+            rv = apr_dbd_pquery(db->dbd->driver, r->pool, db->dbd->handle, &n, st, nargs, args);
+            log_sql(r, q, rv, n);
+            if (rv != 0) {
+                msg = apr_dbd_error(db->dbd->driver, db->dbd->handle, rv);
+                *constraint = is_constraint(msg);
+            }
+        }
+    }
+    if (rv != 0) {
         ap_log_rerror(APLOG_MARK, *constraint ? APLOG_INFO : APLOG_ERR, 0, r,
                       JPKI_LOGNO(0715) "account store write '%s' failed%s: %s", sql_names[q],
                       *constraint ? " (constraint: a concurrent request won)" : "",
@@ -400,7 +442,16 @@ apr_status_t jpki_sql_write(request_rec *r, jpki_sql_t *db, jpki_sql_e q, int na
 
 apr_status_t jpki_sql_begin(request_rec *r, jpki_sql_t *db)
 {
-    int rv = apr_dbd_transaction_start(db->dbd->driver, r->pool, db->dbd->handle, &db->trans);
+    int rv;
+    /* apr_dbd_pgsql dereferences a NULL transaction when BEGIN fails, so
+     * never start one on a connection that is not known to be alive:
+     * callers run a SELECT first, and the connection is checked here. */
+    if (apr_dbd_check_conn(db->dbd->driver, r->pool, db->dbd->handle) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      JPKI_LOGNO(0719) "account store: the database connection is down");
+        return APR_EGENERAL;
+    }
+    rv = apr_dbd_transaction_start(db->dbd->driver, r->pool, db->dbd->handle, &db->trans);
     if (rv != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       JPKI_LOGNO(0716) "account store: cannot start a transaction: %s",

@@ -258,16 +258,16 @@ static int api_link(request_rec *r, json_t *o)
     birth = birth ? apr_pstrdup(r->pool, birth) : NULL;
     now = jpki_util_time_iso(r->pool, apr_time_now());
 
-    if ((db = jpki_sql_open(r)) == NULL || jpki_sql_begin(r, db) != APR_SUCCESS) {
+    /* Check first, then write: a failed statement aborts a PostgreSQL
+     * transaction, so constraint errors are not used as "exists". The
+     * SELECT before BEGIN also proves the connection alive. */
+    args[0] = account;
+    if ((db = jpki_sql_open(r)) == NULL ||
+        jpki_sql_select(r, db, JPKI_SQL_BIRTH_DATE, 1, args, &rows, NULL) != APR_SUCCESS ||
+        jpki_sql_begin(r, db) != APR_SUCCESS) {
         return unavailable(r);
     }
-    /* Check first, then write: a failed statement aborts a PostgreSQL
-     * transaction, so constraint errors are not used as "exists". */
-    args[0] = account;
-    if (jpki_sql_select(r, db, JPKI_SQL_BIRTH_DATE, 1, args, &rows, NULL) != APR_SUCCESS) {
-        ok = 0;
-    }
-    else if (rows->nelts == 0) {
+    if (rows->nelts == 0) {
         args[0] = account;
         args[1] = pfid;
         args[2] = birth;
