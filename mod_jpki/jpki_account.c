@@ -318,22 +318,33 @@ static apr_dbd_prepared_t *statement(request_rec *r, jpki_sql_t *db, jpki_sql_e 
 static apr_dbd_prepared_t *reprepare(request_rec *r, jpki_sql_t *db, jpki_sql_e q)
 {
     jpki_account_srv_t *c = jpki_account_cfg(r->server);
-    apr_dbd_prepared_t *st = NULL;
-    const char *lbl;
+    apr_dbd_prepared_t *st, *want = NULL;
+    int i;
     if (db->trans != NULL ||
         apr_dbd_check_conn(db->dbd->driver, r->pool, db->dbd->handle) != APR_SUCCESS) {
         return NULL;
     }
-    lbl = label(db->dbd->pool, q); /* lives as long as the connection */
-    if (apr_dbd_prepare(db->dbd->driver, db->dbd->pool, db->dbd->handle,
-                        c->sql[q] ? c->sql[q] : sql_default[q], lbl, &st) != 0) {
-        return NULL;
+    /* All of them: a reset connection has lost every statement, and the
+     * next one may run inside a transaction, where no retry is possible. */
+    for (i = 0; i < JPKI_SQL_MAX; i++) {
+        const char *lbl = label(db->dbd->pool, i); /* lives as long as the connection */
+        st = NULL;
+        if (apr_dbd_prepare(db->dbd->driver, db->dbd->pool, db->dbd->handle,
+                            c->sql[i] ? c->sql[i] : sql_default[i], lbl, &st) != 0) {
+            if (i == (int)q) {
+                return NULL;
+            }
+            continue;
+        }
+        apr_hash_set(db->dbd->prepared, lbl, APR_HASH_KEY_STRING, st);
+        if (i == (int)q) {
+            want = st;
+        }
     }
-    apr_hash_set(db->dbd->prepared, lbl, APR_HASH_KEY_STRING, st);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  JPKI_LOGNO(0718) "account store: statement '%s' prepared again on a "
-                  "reconnected database connection", sql_names[q]);
-    return st;
+                  JPKI_LOGNO(0718) "account store: statements prepared again on a reconnected "
+                  "database connection (after '%s' failed)", sql_names[q]);
+    return want;
 }
 
 static int is_constraint(const char *msg)

@@ -43,44 +43,44 @@ for my $cert (sort keys %who) {
 sub as {
     my ($cert) = @_;
     my $ua = ua();
-    my $res = vlogin($ua, $V, cert => $cert);
+    my $res = alogin($ua, $V, cert => $cert);
     die "login $cert: " . $res->as_string unless $res->code == 200;
     return $ua;
 }
 
 # 18 today: granted, JPKI_AGE_OVER_18 exported.
 my $ua = as('auth-user01');
-my $res = vget($ua, $V, '/adult/env');
+my $res = aget($ua, $V, '/adult/env');
 is $res->code, 200, "born $born_today (18th birthday today, JST) => over 18";
 is json_of($res)->{JPKI_AGE_OVER_18}, '1', 'JPKI_AGE_OVER_18=1';
-$res = vget($ua, $V, '/over20/env');
+$res = aget($ua, $V, '/over20/env');
 is $res->code, 403, '... but not over 20';
 is json_of($res)->{error}, 'age_under', '... {"error":"age_under"}';
 
 # The age is cached for the rest of the JST day: no SQL on the next request.
 my $mark = error_log_mark();
-is vget($ua, $V, '/adult/env')->code, 200, 'again over 18';
+is aget($ua, $V, '/adult/env')->code, 200, 'again over 18';
 is sql_count($mark), 0, '... without SQL';
 
 # 18 tomorrow: still 17 today.
 $ua = as('auth-user02');
-$res = vget($ua, $V, '/adult/env');
+$res = aget($ua, $V, '/adult/env');
 is $res->code, 403, "born $born_tomorrow (18th birthday tomorrow) => not over 18";
 is $res->header('X-JPKI-Error'), 'age_under', '... X-JPKI-Error: age_under';
 is json_of($res)->{JPKI_AGE_OVER_18}, undef, '... no JPKI_AGE_OVER_18';
 
 # No stored birth date.
 $ua = as('auth-user03');
-$res = vget($ua, $V, '/adult/env');
+$res = aget($ua, $V, '/adult/env');
 is $res->code, 403, 'no birth date => 403';
 is json_of($res)->{error}, 'age_unknown', '... {"error":"age_unknown"}';
-is vget($ua, $V, '/protected/env')->code, 200, '... while the account itself is fine';
+is aget($ua, $V, '/protected/env')->code, 200, '... while the account itself is fine';
 
 # 29 February birthday.
 $ua = as('auth-user04');
-$res = vget($ua, $V, '/adult/env');
+$res = aget($ua, $V, '/adult/env');
 is $res->code, ($leap_age >= 18 ? 200 : 403), "born $leap: age $leap_age today => over 18 is " . ($leap_age >= 18 ? 'granted' : 'refused');
-$res = vget($ua, $V, '/over20/env');
+$res = aget($ua, $V, '/over20/env');
 is $res->code, ($leap_age >= 20 ? 200 : 403), "born $leap: over 20 is " . ($leap_age >= 20 ? 'granted' : 'refused');
 
 # Bad birth dates are refused by the endpoint.

@@ -19,7 +19,7 @@ my $bob  = serial_of('auth-bob');
 
 # --- an unknown certificate is refused (JPKIUnknownCertificate deny) -----------
 my $mark = error_log_mark();
-my $res = vlogin(ua(), $V, cert => 'auth-alice-1');
+my $res = alogin(ua(), $V, cert => 'auth-alice-1');
 is $res->code, 403, 'unknown certificate, challenge login => 403';
 is json_of($res)->{error}, 'no_account', '... {"error":"no_account"}';
 like error_log_since($mark), qr/JPKI0201: login refused: code=no_account method=challenge serial=\Q$a1\E/,
@@ -37,10 +37,10 @@ is_deeply \@rows, ["$a1|acct-alice|auth|1|1"], 'one serial row with first/last s
 # --- first login: SQL; returning login: no SQL at all ------------------------------
 my $ua = ua();
 $mark = error_log_mark();
-$res = vlogin($ua, $V, cert => 'auth-alice-1');
+$res = alogin($ua, $V, cert => 'auth-alice-1');
 is $res->code, 200, 'linked certificate logs in' or diag $res->as_string;
 ok sql_count($mark) >= 1, 'first login after linking asks SQL (cache cold)';
-$res = vget($ua, $V, '/protected/env');
+$res = aget($ua, $V, '/protected/env');
 is $res->code, 200, 'Require jpki-account grants the session';
 my $env = json_of($res);
 is $env->{REMOTE_USER}, 'acct-alice', 'REMOTE_USER is the account, not the serial';
@@ -49,12 +49,12 @@ is $env->{JPKI_CERT_SERIAL}, $a1, 'JPKI_CERT_SERIAL stays the certificate serial
 
 $mark = error_log_mark();
 for (1 .. 3) {
-    $res = vlogin(ua(), $V, cert => 'auth-alice-1');
+    $res = alogin(ua(), $V, cert => 'auth-alice-1');
     is $res->code, 200, "returning login $_ => 200";
 }
 is sql_count($mark), 0, 'three returning logins ran 0 SQL statements (socache hit)';
 $mark = error_log_mark();
-for (1 .. 3) { vget($ua, $V, '/protected/env') }
+for (1 .. 3) { aget($ua, $V, '/protected/env') }
 is sql_count($mark), 0, 'session requests run 0 SQL statements';
 
 # The same database without the cache: every login asks SQL.
@@ -64,7 +64,7 @@ is $res->code, 200, 'cold vhost (JPKIAccountCacheTTL 0) logs in';
 ok sql_count($mark) >= 1, '... and it ran SQL';
 
 # --- Require jpki-account with a list --------------------------------------------------
-$res = vget($ua, $V, '/only-bob/env');
+$res = aget($ua, $V, '/only-bob/env');
 is $res->code, 403, 'Require jpki-account acct-bob refuses acct-alice';
 
 # --- SQL-looking input -------------------------------------------------------------
@@ -85,19 +85,19 @@ is $res->code, 400, 'unknown op => 400';
 
 # --- removal while a session is open ------------------------------------------------
 my $ub = ua();
-is vlogin($ub, $V, cert => 'auth-bob')->code, 200, 'bob logs in';
-is vget($ub, $V, '/protected/env')->code, 200, 'bob session works';
+is alogin($ub, $V, cert => 'auth-bob')->code, 200, 'bob logs in';
+is aget($ub, $V, '/protected/env')->code, 200, 'bob session works';
 $res = api($V, { op => 'remove', account => 'acct-bob' });
 is $res->code, 200, 'remove => 200' or diag $res->as_string;
 $mark = error_log_mark();
-$res = vget($ub, $V, '/protected/env');
+$res = aget($ub, $V, '/protected/env');
 is $res->code, 403, 'next request of the open session is refused';
 is $res->header('X-JPKI-Error'), 'account_removed', '... account_removed';
 like error_log_since($mark), qr/JPKI0733: session refused: serial=\Q$bob\E/, '... logged';
-$res = vget($ub, $V, '/protected/env');
+$res = aget($ub, $V, '/protected/env');
 is $res->header('X-JPKI-Error'), 'cert_missing', 'the session is gone (no session, no certificate)';
 is api($V, { op => 'remove', account => 'acct-bob' })->code, 404, 'removing it again => 404';
-is vlogin(ua(), $V, cert => 'auth-bob')->code, 403, 'bob cannot log in any more';
+is alogin(ua(), $V, cert => 'auth-bob')->code, 403, 'bob cannot log in any more';
 
 # --- faults --------------------------------------------------------------------------
 # Read-only database: a returning user still logs in (lookup works, the
@@ -124,7 +124,7 @@ print $lock "BEGIN EXCLUSIVE;\nSELECT 1;\n";
 $lock->flush;
 select undef, undef, undef, 0.3;
 my $t0 = time;
-$res = vlogin(ua(), $V, cert => 'auth-alice-1');
+$res = alogin(ua(), $V, cert => 'auth-alice-1');
 is $res->code, 200, 'locked database: returning login from the cache => 200';
 $res = ua(cert => 'auth-alice-1')->get(ssl_url('/protected/env', 'jpki_acct_cold'));
 ok $res->code == 200 || $res->code == 503, 'locked database: cold login waits, then 200 or 503 (never 500)';

@@ -22,15 +22,15 @@ my $sbob = serial_of('sign-bob');
 
 # --- login with an unknown certificate: a registration session -----------------
 my $ua = ua();
-my $res = vlogin($ua, $V, cert => 'auth-bob');
+my $res = alogin($ua, $V, cert => 'auth-bob');
 is $res->code, 200, 'unknown certificate logs in (register mode)' or diag $res->as_string;
 is json_of($res)->{registration}, JSON::PP::true(), '... the answer says registration';
 
-$res = vget($ua, $V, '/protected/env');
+$res = aget($ua, $V, '/protected/env');
 is $res->code, 403, 'a registration session is refused outside registration locations';
 is $res->header('X-JPKI-Error'), 'no_account', '... no_account';
 
-$res = vget($ua, $V, '/register/env');
+$res = aget($ua, $V, '/register/env');
 is $res->code, 200, 'JPKIRegistration On accepts it';
 my $env = json_of($res);
 ok !exists $env->{REMOTE_USER}, '... with no REMOTE_USER';
@@ -49,19 +49,19 @@ sub sign_headers {
             'X-JPKISign-Signature' => b64($sig));
 }
 
-$res = vget($ua, $V, '/register-sign/env');
+$res = aget($ua, $V, '/register-sign/env');
 is $res->code, 400, 'JPKIRegistration Signing without a proof => 400';
 is $res->header('X-JPKI-Error'), 'sign_proof_missing', '... sign_proof_missing';
 
-$res = vget($ua, $V, '/register-sign/env', sign_headers($ua, key => 'auth-bob'));
+$res = aget($ua, $V, '/register-sign/env', sign_headers($ua, key => 'auth-bob'));
 is $res->code, 401, 'proof signed with another key => 401';
 is $res->header('X-JPKI-Error'), 'signature_invalid', '... signature_invalid';
-$res = vget($ua, $V, '/register-sign/env', sign_headers($ua, cert => 'auth-bob'));
+$res = aget($ua, $V, '/register-sign/env', sign_headers($ua, cert => 'auth-bob'));
 is $res->header('X-JPKI-Error'), 'cert_wrong_type', 'user-authentication certificate as signing proof => cert_wrong_type';
 
 my $mark = error_log_mark();
 my %h = sign_headers($ua);
-$res = vget($ua, $V, '/register-sign/env', %h);
+$res = aget($ua, $V, '/register-sign/env', %h);
 is $res->code, 200, 'valid signing proof => 200' or diag $res->as_string;
 $env = json_of($res);
 is $env->{JPKI_NAME}, "山田\x{3000}太郎", 'JPKI_NAME';
@@ -78,9 +78,9 @@ like $log, qr/JPKI0750: registration: signing certificate serial=\Q$sbob\E verif
 my ($n8, $a8) = map { Encode::encode('UTF-8', $_) } @$env{qw(JPKI_NAME JPKI_ADDRESS)};
 unlike $log, qr/\Q$n8\E|\Q$a8\E|2004-02-29|420040229/, 'no name, address or birth date in the log';
 
-$res = vget($ua, $V, '/register-sign/env', %h);
+$res = aget($ua, $V, '/register-sign/env', %h);
 is $res->header('X-JPKI-Error'), 'challenge_replayed', 'the same proof again => challenge_replayed';
-$env = json_of(vget($ua, $V, '/register/env'));
+$env = json_of(aget($ua, $V, '/register/env'));
 ok !exists $env->{JPKI_NAME} && !exists $env->{JPKI_BIRTH_DATE}, 'the facts are not in the session (next request has none)';
 
 # --- the site creates the account and links both certificates --------------------
@@ -92,10 +92,10 @@ is_deeply [sqlite($db, "SELECT serial || ' ' || cert_type FROM jpki_serial ORDER
 is_deeply [sqlite($db, "SELECT birth_date FROM jpki_account WHERE account = 'cust-0001'")],
     ['2004-02-29'], 'birth date stored with the account';
 
-$res = vget($ua, $V, '/protected/env');
+$res = aget($ua, $V, '/protected/env');
 is $res->code, 200, 'the registration session became an account session';
 is json_of($res)->{REMOTE_USER}, 'cust-0001', '... REMOTE_USER is the new account';
-is vget($ua, $V, '/adult/env')->code, 200, 'age check from the stored birth date';
+is aget($ua, $V, '/adult/env')->code, 200, 'age check from the stored birth date';
 
 # --- TLS login of an unknown certificate ---------------------------------------------
 $res = ua(cert => 'auth-carol')->get(ssl_url('/register/env', $V));

@@ -12,7 +12,7 @@ use HTTP::Request ();
 use JSON::PP ();
 use JPKITest;
 
-our @EXPORT = qw(serial_of vlogin vget api sqlite_db sqlite sql_count state_dir);
+our @EXPORT = qw(serial_of alogin aget api sqlite_db sqlite sql_count state_dir);
 
 sub serial_of {
     my ($name) = @_;
@@ -59,7 +59,7 @@ sub sqlite {
 }
 
 # Challenge login on a vhost: returns the HTTP::Response.
-sub vlogin {
+sub alogin {
     my ($ua, $vhost, %o) = @_;
     my $cert = $o{cert} || 'auth-alice-1';
     my $res = $ua->get(ssl_url('/jpki/challenge', $vhost));
@@ -72,7 +72,7 @@ sub vlogin {
     return $ua->request($req);
 }
 
-sub vget {
+sub aget {
     my ($ua, $vhost, $path, @h) = @_;
     return $ua->get(ssl_url($path, $vhost), Accept => 'application/json', @h);
 }
