@@ -73,11 +73,13 @@ typedef struct jpki_srv_cfg_t {
     struct jpki_identity_srv_t *identity;
     struct jpki_audit_srv_t *audit;
     struct jpki_metrics_srv_t *metrics;
+    struct jpki_account_srv_t *account; /* jpki_account.c */
 } jpki_srv_cfg_t;
 
 typedef struct jpki_dir_cfg_t {
     const char *login_page; /* local URL path; NULL = unset */
     struct jpki_identity_dir_t *identity; /* jpki_identity.c */
+    struct jpki_account_dir_t *account; /* jpki_account.c */
 } jpki_dir_cfg_t;
 
 /* Defaults */

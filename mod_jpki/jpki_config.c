@@ -7,6 +7,7 @@
 #include "jpki_audit.h"
 #include "jpki_identity.h"
 #include "jpki_metrics.h"
+#include "jpki_account.h"
 
 #include "http_main.h"
 
@@ -192,6 +193,7 @@ const command_rec jpki_cmds[] = {
     JPKI_IDENTITY_CMDS,
     JPKI_AUDIT_CMDS,
     JPKI_METRICS_CMDS,
+    JPKI_ACCOUNT_CMDS,
     {NULL}};
 
 void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
@@ -207,6 +209,7 @@ void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
     c->identity = jpki_identity_srv_create(p);
     c->audit = jpki_audit_srv_create(p);
     c->metrics = jpki_metrics_srv_create(p);
+    c->account = jpki_account_srv_create(p);
     return c;
 }
 
@@ -234,6 +237,7 @@ void *jpki_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     mrg->identity = jpki_identity_srv_merge(p, base->identity, add->identity);
     mrg->audit = jpki_audit_srv_merge(p, base->audit, add->audit);
     mrg->metrics = jpki_metrics_srv_merge(p, base->metrics, add->metrics);
+    mrg->account = jpki_account_srv_merge(p, base->account, add->account);
     return mrg;
 }
 
@@ -242,6 +246,7 @@ void *jpki_config_dir_create(apr_pool_t *p, char *dir)
     jpki_dir_cfg_t *d = apr_pcalloc(p, sizeof(jpki_dir_cfg_t));
     (void)dir;
     d->identity = jpki_identity_dir_create(p);
+    d->account = jpki_account_dir_create(p);
     return d;
 }
 
@@ -251,6 +256,7 @@ void *jpki_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     jpki_dir_cfg_t *mrg = apr_pcalloc(p, sizeof(*mrg));
     MERGE_PTR(login_page);
     mrg->identity = jpki_identity_dir_merge(p, base->identity, add->identity);
+    mrg->account = jpki_account_dir_merge(p, base->account, add->account);
     return mrg;
 }
 
@@ -343,5 +349,5 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                          "(development only)");
         }
     }
-    return OK;
+    return jpki_account_config_check(pconf, s);
 }

@@ -4,6 +4,7 @@
  */
 #define JPKI_MODULE_FILE 1
 #include "jpki.h"
+#include "jpki_account.h"
 #include "jpki_authn.h"
 #include "jpki_cache.h"
 #include "jpki_handlers.h"
@@ -53,6 +54,7 @@ static void jpki_register_hooks(apr_pool_t *p)
     jpki_audit_register_hooks(p);
     jpki_metrics_register_hooks(p);
     jpki_status_page_register_hooks(p);
+    jpki_account_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(jpki) = {
