@@ -43,6 +43,12 @@ typedef enum {
     JPKI_STATUS_PROVIDER_OCSP = 2
 } jpki_status_provider_e;
 
+/* Owned by jpki_identity.c, jpki_audit.c, jpki_metrics.c (export issue). */
+struct jpki_identity_srv_t;
+struct jpki_identity_dir_t;
+struct jpki_audit_srv_t;
+struct jpki_metrics_srv_t;
+
 typedef struct jpki_srv_cfg_t {
     server_rec *s;
     /* certificate validation (issue: foundation) */
@@ -63,10 +69,18 @@ typedef struct jpki_srv_cfg_t {
     /* status */
     jpki_status_provider_e status_provider;
     void *status_cfg; /* jpki_status_cfg_t: the status directives (jpki_status.c) */
+
+    /* export, audit, metrics (jpki_identity.c, jpki_audit.c, jpki_metrics.c) */
+    struct jpki_identity_srv_t *identity;
+    struct jpki_audit_srv_t *audit;
+    struct jpki_metrics_srv_t *metrics;
+    struct jpki_account_srv_t *account; /* jpki_account.c */
 } jpki_srv_cfg_t;
 
 typedef struct jpki_dir_cfg_t {
     const char *login_page; /* local URL path; NULL = unset */
+    struct jpki_identity_dir_t *identity; /* jpki_identity.c */
+    struct jpki_account_dir_t *account; /* jpki_account.c */
 } jpki_dir_cfg_t;
 
 /* Defaults */
@@ -97,6 +111,8 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
 /* tls.c */
 void jpki_tls_register_hooks(apr_pool_t *p);
+/* status_page.c: SetHandler jpki-status */
+void jpki_status_page_register_hooks(apr_pool_t *p);
 
 /* Accessors that apply defaults to unset values. */
 int jpki_cfg_challenge_lifetime(const jpki_srv_cfg_t *c);

@@ -2,7 +2,9 @@
  * Audit log (verifier obligations: 動作を記録する機能): one JSON line per
  * decision and per status call, UTC ms timestamps, request id, normalised
  * serial, account. Never names, addresses, birth dates, certificates or
- * My Numbers. Owned by jpki_audit.c (issue: export/audit/status page).
+ * My Numbers. Written to JPKIAuditLog (a file or a |pipe, opened by the
+ * parent like CustomLog), else to the error log at info level.
+ * Format: docs/audit.md.
  */
 #ifndef JPKI_AUDIT_H
 #define JPKI_AUDIT_H
@@ -11,13 +13,32 @@
 
 /* event: login_ok | login_refused | logout | session_expired | registration | relink.
  * code: the stable outcome code ("ok" or an error code). serial/account may be NULL. */
-void jpki_audit_decision(request_rec *r, const char *event, const char *code,
-                         const char *method, const char *serial, const char *account);
+void jpki_audit_decision(request_rec *r, const char *event, const char *code, const char *method,
+                         const char *serial, const char *account);
 
 /* One status call: purpose signature_verification | liveness_check; provider
- * platform | ocsp; result good | revoked | unknown | error:<code>. */
+ * platform | ocsp; result good | revoked | unknown | error:<code>. The fee
+ * (JPKIFee) is recorded for every result that is not an error. */
 void jpki_audit_status_call(request_rec *r, const char *purpose, const char *provider,
                             const char *serial, long latency_ms, const char *result,
                             const char *cert_type);
+
+/* --- configuration ----------------------------------------------------- */
+
+typedef struct jpki_audit_srv_t {
+    const char *spec; /* JPKIAuditLog argument; NULL = unset (error log) */
+    apr_file_t *fd;   /* opened in open_logs (parent); inherited by children */
+} jpki_audit_srv_t;
+
+jpki_audit_srv_t *jpki_audit_srv_create(apr_pool_t *p);
+jpki_audit_srv_t *jpki_audit_srv_merge(apr_pool_t *p, const jpki_audit_srv_t *base,
+                                       const jpki_audit_srv_t *add);
+const char *jpki_audit_set_log(cmd_parms *cmd, void *dc, const char *arg);
+
+#define JPKI_AUDIT_CMDS                                                                            \
+    AP_INIT_TAKE1("JPKIAuditLog", jpki_audit_set_log, NULL, RSRC_CONF,                             \
+                  "Audit log: a file (relative to ServerRoot) or |program (e.g. rotatelogs)")
+
+void jpki_audit_register_hooks(apr_pool_t *p);
 
 #endif

@@ -66,6 +66,15 @@ static int authn_tls(request_rec *r, const char *pem)
         return refuse(r, HTTP_SERVICE_UNAVAILABLE, "session_unavailable",
                       "The session store is unavailable.");
     }
+    /* accounts: registration sessions, signing proofs (jpki_account.c) */
+    if ((sess->ident.registration || jpki_account_wants_signing(r))) {
+        const char *code = NULL;
+        int rc = sess->ident.registration ? jpki_account_registration(r, sess, &code)
+                                          : jpki_register_signing(r, sess, &code);
+        if (rc != OK) {
+            return refuse(r, rc, code, jpki_flow_message(code));
+        }
+    }
     jpki_identity_export(r, &id);
     return OK;
 }
@@ -92,9 +101,6 @@ int jpki_authn_check(request_rec *r)
     case JPKI_SESSION_OK: {
         const char *code = NULL;
         int rc;
-        if (sess->ident.registration) {
-            break; /* only registration locations accept these */
-        }
         /* A revoked card or a removed account ends the session. */
         if ((rc = jpki_status_session(r, sess, &code)) != OK ||
             (rc = jpki_account_session(r, sess, &code)) != OK) {
@@ -102,6 +108,15 @@ int jpki_authn_check(request_rec *r)
                 jpki_session_destroy(r);
             }
             return refuse(r, rc, code, jpki_flow_message(code));
+        }
+        /* accounts: registration sessions only where JPKIRegistration allows
+         * them; the signing proof where it is required (jpki_account.c) */
+        if (sess->ident.registration || jpki_account_wants_signing(r)) {
+            rc = sess->ident.registration ? jpki_account_registration(r, sess, &code)
+                                          : jpki_register_signing(r, sess, &code);
+            if (rc != OK) {
+                return refuse(r, rc, code, jpki_flow_message(code));
+            }
         }
         jpki_identity_export(r, &sess->ident);
         return OK;

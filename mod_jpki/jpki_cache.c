@@ -268,6 +268,9 @@ apr_status_t jpki_cache_take(server_rec *s, jpki_cache_ns_e ns, const char *key,
         }
     }
     unlock();
+    if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
+        jpki_metrics_cache(s, ns, rv == APR_SUCCESS); /* single-use lookups count too */
+    }
     return rv;
 }
 

@@ -5,6 +5,10 @@
 #include "jpki.h"
 #include "jpki_cache.h"
 #include "jpki_status.h"
+#include "jpki_audit.h"
+#include "jpki_identity.h"
+#include "jpki_metrics.h"
+#include "jpki_account.h"
 
 #include "http_main.h"
 
@@ -188,6 +192,10 @@ const command_rec jpki_cmds[] = {
     AP_INIT_TAKE1("JPKILoginPage", set_login_page, NULL, OR_AUTHCFG | ACCESS_CONF,
                   "Local URL of the login page that unauthenticated browsers are sent to"),
     JPKI_STATUS_CMDS,
+    JPKI_IDENTITY_CMDS,
+    JPKI_AUDIT_CMDS,
+    JPKI_METRICS_CMDS,
+    JPKI_ACCOUNT_CMDS,
     {NULL}};
 
 void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
@@ -201,6 +209,10 @@ void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
     c->session_max_age = JPKI_UNSET;
     c->status_provider = JPKI_STATUS_PROVIDER_UNSET;
     c->status_cfg = jpki_status_cfg_create(p);
+    c->identity = jpki_identity_srv_create(p);
+    c->audit = jpki_audit_srv_create(p);
+    c->metrics = jpki_metrics_srv_create(p);
+    c->account = jpki_account_srv_create(p);
     return c;
 }
 
@@ -226,13 +238,20 @@ void *jpki_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
                                ? base->status_provider
                                : add->status_provider;
     mrg->status_cfg = jpki_status_cfg_merge(p, base->status_cfg, add->status_cfg);
+    mrg->identity = jpki_identity_srv_merge(p, base->identity, add->identity);
+    mrg->audit = jpki_audit_srv_merge(p, base->audit, add->audit);
+    mrg->metrics = jpki_metrics_srv_merge(p, base->metrics, add->metrics);
+    mrg->account = jpki_account_srv_merge(p, base->account, add->account);
     return mrg;
 }
 
 void *jpki_config_dir_create(apr_pool_t *p, char *dir)
 {
+    jpki_dir_cfg_t *d = apr_pcalloc(p, sizeof(jpki_dir_cfg_t));
     (void)dir;
-    return apr_pcalloc(p, sizeof(jpki_dir_cfg_t));
+    d->identity = jpki_identity_dir_create(p);
+    d->account = jpki_account_dir_create(p);
+    return d;
 }
 
 void *jpki_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
@@ -240,6 +259,8 @@ void *jpki_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     jpki_dir_cfg_t *base = basev, *add = addv;
     jpki_dir_cfg_t *mrg = apr_pcalloc(p, sizeof(*mrg));
     MERGE_PTR(login_page);
+    mrg->identity = jpki_identity_dir_merge(p, base->identity, add->identity);
+    mrg->account = jpki_account_dir_merge(p, base->account, add->account);
     return mrg;
 }
 
@@ -332,5 +353,8 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                          "(development only)");
         }
     }
-    return jpki_status_check_config(pconf, ptemp, s);
+    if (jpki_status_check_config(pconf, ptemp, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return jpki_account_config_check(pconf, s);
 }

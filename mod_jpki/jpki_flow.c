@@ -24,6 +24,14 @@ static const struct {
     {JPKI_E_CERT_TEST_HIERARCHY, "Test cards are not accepted here."},
     {"signature_invalid", "The card's signature does not match."},
     {"signature_malformed", "The signature could not be read."},
+    /* accounts (jpki_account.h) */
+    {"no_account", "No account is linked to this card. Register first."},
+    {"link_pending", "Your renewed card is not linked yet. Try again later."},
+    {"account_unavailable", "The account service is temporarily unavailable."},
+    {"account_removed", "This account no longer exists."},
+    {"sign_proof_missing", "Sign with the signing certificate of your card."},
+    {"person_mismatch", "The two certificates belong to different people."},
+    {"person_unverified", "The two certificates could not be tied to one person."},
     {NULL, NULL}};
 
 const char *jpki_flow_message(const char *code)

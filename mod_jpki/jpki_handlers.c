@@ -155,6 +155,9 @@ static int handle_login(request_rec *r)
     o = json_object();
     json_object_set_new(o, "status", json_string("ok"));
     json_object_set_new(o, "redirect", json_string(return_to));
+    if (id.registration) { /* accounts: the site's sign-up page comes next */
+        json_object_set_new(o, "registration", json_true());
+    }
     return jpki_json_send(r, HTTP_OK, o);
 }
 

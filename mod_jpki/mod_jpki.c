@@ -4,9 +4,13 @@
  */
 #define JPKI_MODULE_FILE 1
 #include "jpki.h"
+#include "jpki_account.h"
 #include "jpki_authn.h"
 #include "jpki_cache.h"
 #include "jpki_handlers.h"
+#include "jpki_audit.h"
+#include "jpki_identity.h"
+#include "jpki_metrics.h"
 #include "jpki_status.h"
 
 #include "mod_auth.h"
@@ -49,6 +53,11 @@ static void jpki_register_hooks(apr_pool_t *p)
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_handler(jpki_handlers_handle, NULL, NULL, APR_HOOK_MIDDLE);
     jpki_tls_register_hooks(p);
+    jpki_identity_register_hooks(p);
+    jpki_audit_register_hooks(p);
+    jpki_metrics_register_hooks(p);
+    jpki_status_page_register_hooks(p);
+    jpki_account_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(jpki) = {

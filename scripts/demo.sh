@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set everything up on a fresh Debian 12 machine and run the demo: a local
 # httpd on https://localhost:8443 with mod_jpki protecting /account/, using
-# the project's test PKI. Then log in the way a card would, by TLS client
-# certificate. "scripts/demo.sh stop" stops the server.
+# the project's test PKI. Then log in the way a card would: by TLS client
+# certificate, and by challenge-response with tools/jpki-login (then log
+# out). "scripts/demo.sh stop" stops the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
@@ -40,4 +41,18 @@ curl -s --cacert "$PKI/server-ca.crt" --cert "$PKI/auth-alice-1.crt" --key "$PKI
 echo "== 3. an expired card: refused with a clear reason"
 curl -s -o /dev/null -D - --cacert "$PKI/server-ca.crt" --cert "$PKI/bad-expired.crt" \
      --key "$PKI/bad-expired.key" "$URL" | grep -iE '^(HTTP|x-jpki-error)' | sed 's/^/   /'
+echo "== 4. challenge-response login, as the card does it (tools/jpki-login signs the challenge)"
+COOKIE=$(tools/jpki-login --url "https://localhost:$PORT" --cacert "$PKI/server-ca.crt" \
+         --key "$PKI/auth-alice-2.key" --cert "$PKI/auth-alice-2.der")
+echo "   session cookie: ${COOKIE%%=*}=..."
+curl -s --cacert "$PKI/server-ca.crt" -H "Cookie: $COOKIE" "$URL" | sed 's/^/   /'
+echo "== 5. logout ends the session: the same cookie is sent to the login page again"
+tools/jpki-login --url "https://localhost:$PORT" --cacert "$PKI/server-ca.crt" --logout "$COOKIE" | sed 's/^/   /'
+curl -s -o /dev/null -w '   %{http_code} -> %{redirect_url}\n' --cacert "$PKI/server-ca.crt" \
+     -H "Cookie: $COOKIE" "$URL"
+echo "== in a browser: https://localhost:$PORT/login.html?signer=software"
+echo "   (software signer: pick $PKI/auth-alice-1.key and auth-alice-1.der;"
+echo "    the browser must trust $PKI/server-ca.crt or accept the warning)"
+echo "   card-helper path: tools/jpki-card-helper --key $PKI/auth-bob.key --cert $PKI/auth-bob.der \\"
+echo "       --origin https://localhost:$PORT   then https://localhost:$PORT/account/"
 echo "== the server keeps running; stop it with: scripts/demo.sh stop"

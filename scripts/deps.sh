@@ -20,6 +20,7 @@ if [ "$what" != build ]; then
 fi
 if [ "$what" = test ]; then
   pkgs+=(memcached postgresql chromium wrk)
+  pkgs+=(fonts-ipafont-gothic)   # Japanese glyphs in the browser test's screenshots
   # Node.js drives Chromium in the browser test; keep whatever node the
   # machine has (it may not come from Debian), install Debian's otherwise.
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
