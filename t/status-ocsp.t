@@ -44,7 +44,7 @@ is $res->code, 200, 'OCSP good: login' or diag $res->as_string;
 my $env = json_of(vget($ua, 'jpki_ocsp', '/protected/env'));
 is $env->{JPKI_STATUS}, 'good', 'JPKI_STATUS=good';
 ok $env->{JPKI_STATUS_CHECKED_AT}, 'JPKI_STATUS_CHECKED_AT';
-like error_log_since($mark), qr/JPKI0902: audit: event=status_call purpose=signature_verification provider=ocsp serial=\S+ latency_ms=\d+ result=good type=auth/,
+like error_log_since($mark), qr/audit: \{(?=[^\n]*"event":"status_call")(?=[^\n]*"purpose":"signature_verification")(?=[^\n]*"provider":"ocsp")(?=[^\n]*"result":"good")/,
     'the OCSP call is audited';
 $mark = error_log_mark();
 is vlogin(ua(), 'jpki_ocsp', 'auth-alice-1')->code, 200, 'second login';

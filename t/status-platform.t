@@ -55,7 +55,7 @@ is vget($ua, 'jpki_pf', '/protected/env')->code, 200, 'session still valid';
 is sim_calls()->{total}, 1, 'no liveness call within the TTL';
 # every PF call is audited with its purpose; the cached login is not a call
 my $log = error_log_since($mark);
-unlike $log, qr/JPKI0902.*status_call/, 'no status_call audit line for a cached answer';
+unlike $log, qr/"event":"status_call"/, 'no status_call audit line for a cached answer';
 
 # --- every revocation reason: refused with its own code ------------------------
 for my $cert (sort keys %reasons) {
@@ -155,7 +155,8 @@ is json_of($res)->{error}, 'cert_revoked_key_compromise', 'with the reason code'
 $log = error_log_since($mark);
 like $log, qr/JPKI0514: session \w+ ended: code=cert_revoked_key_compromise serial=\Q${\ nserial('auth-carol')}\E reason=keyCompromise/,
     'session end logged with the reason';
-like $log, qr/status_call purpose=liveness_check provider=platform/, 'audited as a liveness_check';
+like $log, qr/audit: \{(?=[^\n]*"event":"status_call")(?=[^\n]*"purpose":"liveness_check")(?=[^\n]*"provider":"platform")(?=[^\n]*"result":"revoked")/,
+    'audited as a liveness_check';
 $res = vget($carol, 'jpki_pf_live', '/protected/env', Accept => 'application/json');
 is $res->code, 401, 'the session is gone';
 $calls = sim_calls();

@@ -45,8 +45,8 @@ sub sim_start {
             '--cert', pki("$cert.crt"), '--key', pki("$cert.key"),
             '--token-file', top() . '/t/status/pf-token', '--state', $state,
             '--client-ca', pki('server-ca.crt'), '--log', "$dir/sim.log",
-            '--max-seconds', $o{max_seconds} || 300;
-        POSIX::_exit(127);
+            '--max-seconds', $o{max_seconds} || 300
+            or POSIX::_exit(127);
     }
     close $w;
     my $line = '';
