@@ -67,7 +67,7 @@ is $res->code, 401, 'the pre-rotation session id no longer works';
 # --- unauthenticated: browser redirect vs JSON client ------------------------------
 $res = ua()->get(ssl_url('/protected/env?a=1&b=2'));
 is $res->code, 302, 'browser without session => 302';
-is $res->header('Location'), '/login.html?return_to=%2fprotected%2fenv%3fa%3d1%26b%3d2',
+is $res->header('Location'), '/login/login.html?return_to=%2fprotected%2fenv%3fa%3d1%26b%3d2',
     'redirect to the login page with the return address';
 $res = ua()->get(ssl_url('/protected/env'), Accept => 'application/json');
 is $res->code, 401, 'JSON client without session => 401';
