@@ -27,7 +27,11 @@ for my $c (@certs) {
     $mat{$c} = [slurp("$pki/$c.der"), $rsa];
 }
 sub b64url_decode { my $s = shift; $s =~ tr{-_}{+/}; $s .= '=' x ((4 - length($s) % 4) % 4); decode_base64($s) }
-sub agent { LWP::UserAgent->new(keep_alive => 2, timeout => 30, ssl_opts => { SSL_ca_file => "$pki/server-ca.crt" }) }
+sub agent {
+    my $ua = LWP::UserAgent->new(keep_alive => 2, timeout => 30, ssl_opts => { SSL_ca_file => "$pki/server-ca.crt" });
+    $ua->cookie_jar({});    # the pre-login cookie binds the challenge to this client
+    return $ua;
+}
 
 sub one_login {
     my ($ua, $cert) = @_;
