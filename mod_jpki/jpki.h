@@ -68,6 +68,7 @@ typedef struct jpki_srv_cfg_t {
 
     /* status */
     jpki_status_provider_e status_provider;
+    void *status_cfg; /* jpki_status_cfg_t: the status directives (jpki_status.c) */
 
     /* export, audit, metrics (jpki_identity.c, jpki_audit.c, jpki_metrics.c) */
     struct jpki_identity_srv_t *identity;

@@ -4,6 +4,7 @@
  */
 #include "jpki.h"
 #include "jpki_cache.h"
+#include "jpki_status.h"
 #include "jpki_audit.h"
 #include "jpki_identity.h"
 #include "jpki_metrics.h"
@@ -190,6 +191,7 @@ const command_rec jpki_cmds[] = {
                   "Revocation status source: platform, ocsp or none"),
     AP_INIT_TAKE1("JPKILoginPage", set_login_page, NULL, OR_AUTHCFG | ACCESS_CONF,
                   "Local URL of the login page that unauthenticated browsers are sent to"),
+    JPKI_STATUS_CMDS,
     JPKI_IDENTITY_CMDS,
     JPKI_AUDIT_CMDS,
     JPKI_METRICS_CMDS,
@@ -206,6 +208,7 @@ void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
     c->session_idle = JPKI_UNSET;
     c->session_max_age = JPKI_UNSET;
     c->status_provider = JPKI_STATUS_PROVIDER_UNSET;
+    c->status_cfg = jpki_status_cfg_create(p);
     c->identity = jpki_identity_srv_create(p);
     c->audit = jpki_audit_srv_create(p);
     c->metrics = jpki_metrics_srv_create(p);
@@ -234,6 +237,7 @@ void *jpki_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     mrg->status_provider = (add->status_provider == JPKI_STATUS_PROVIDER_UNSET)
                                ? base->status_provider
                                : add->status_provider;
+    mrg->status_cfg = jpki_status_cfg_merge(p, base->status_cfg, add->status_cfg);
     mrg->identity = jpki_identity_srv_merge(p, base->identity, add->identity);
     mrg->audit = jpki_audit_srv_merge(p, base->audit, add->audit);
     mrg->metrics = jpki_metrics_srv_merge(p, base->metrics, add->metrics);
@@ -348,6 +352,9 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                          JPKI_LOGNO(0106) "JPKIStatusProvider none: revocation is NOT checked "
                          "(development only)");
         }
+    }
+    if (jpki_status_check_config(pconf, ptemp, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     return jpki_account_config_check(pconf, s);
 }

@@ -37,11 +37,15 @@ static const struct {
 
 const char *jpki_flow_message(const char *code)
 {
+    const char *msg;
     int i;
     for (i = 0; messages[i].code; i++) {
         if (strcmp(messages[i].code, code) == 0) {
             return messages[i].msg;
         }
+    }
+    if ((msg = jpki_status_message(code)) != NULL) {
+        return msg;
     }
     return "The login was refused.";
 }

@@ -45,6 +45,7 @@ char *jpki_identity_to_json(apr_pool_t *p, const jpki_identity_t *id, apr_time_t
     json_object_set_new(o, "sc", json_integer((json_int_t)apr_time_sec(id->status_checked_at)));
     set_str(o, "rr", id->revocation_reason);
     set_str(o, "pf", id->platform_user_id);
+    set_str(o, "pci", id->pf_cert_id);
     set_str(o, "ps", id->previous_serial);
     json_object_set_new(o, "reg", json_boolean(id->registration));
     json_object_set_new(o, "c", json_integer((json_int_t)apr_time_sec(created)));
@@ -92,6 +93,7 @@ int jpki_identity_from_json(apr_pool_t *p, const char *json, jpki_identity_t *id
     id->status_checked_at = get_time(o, "sc");
     id->revocation_reason = get_str(p, o, "rr");
     id->platform_user_id = get_str(p, o, "pf");
+    id->pf_cert_id = get_str(p, o, "pci");
     id->previous_serial = get_str(p, o, "ps");
     id->registration = json_is_true(json_object_get(o, "reg"));
     *created = get_time(o, "c");

@@ -11,6 +11,7 @@
 #include "jpki_audit.h"
 #include "jpki_identity.h"
 #include "jpki_metrics.h"
+#include "jpki_status.h"
 
 #include "mod_auth.h"
 
@@ -32,12 +33,14 @@ static int jpki_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
                             server_rec *s)
 {
     (void)plog;
+    jpki_status_post_config(pconf);
     return jpki_cache_post_config(pconf, ptemp, s);
 }
 
 static void jpki_child_init(apr_pool_t *p, server_rec *s)
 {
     jpki_cache_child_init(p, s);
+    jpki_status_child_init(p, s);
 }
 
 static void jpki_register_hooks(apr_pool_t *p)
