@@ -1,4 +1,5 @@
 #include "jpki_flow.h"
+#include "jpki_challenge.h"
 #include "jpki_account.h"
 #include "jpki_audit.h"
 #include "jpki_metrics.h"
@@ -131,4 +132,35 @@ int jpki_flow_login(request_rec *r, const jpki_flow_in_t *in, jpki_identity_t *i
                         id->serial, id->account);
     jpki_metrics_login(r->server, "ok");
     return 1;
+}
+
+int jpki_flow_challenge(request_rec *r, jpki_cert_type_e expected, const char *challenge,
+                        const char *cert, const unsigned char *sig, apr_size_t sig_len,
+                        jpki_identity_t *id, jpki_flow_err_t *err)
+{
+    const unsigned char *nonce;
+    apr_size_t nonce_len;
+    jpki_flow_in_t in;
+    /* The challenge is spent here, before anything else is looked at. */
+    const char *code = jpki_challenge_consume(r, challenge, &nonce, &nonce_len);
+
+    if (code != NULL) {
+        memset(err, 0, sizeof(*err));
+        err->kind = strcmp(code, "cache_unavailable") == 0 ? JPKI_FLOW_UNAVAILABLE
+                                                           : JPKI_FLOW_PROOF;
+        err->code = code;
+        err->detail = "challenge refused";
+        jpki_flow_refused(r, "challenge", code, NULL, err->detail);
+        return 0;
+    }
+    memset(&in, 0, sizeof(in));
+    in.method = "challenge";
+    in.expected = expected;
+    in.cert = cert;
+    in.cert_len = strlen(cert);
+    in.signed_data = nonce;
+    in.signed_len = nonce_len;
+    in.sig = sig;
+    in.sig_len = sig_len;
+    return jpki_flow_login(r, &in, id, err);
 }

@@ -37,6 +37,12 @@ typedef struct jpki_flow_in_t {
 int jpki_flow_login(request_rec *r, const jpki_flow_in_t *in, jpki_identity_t *id,
                     jpki_flow_err_t *err);
 
+/* A challenge login: consume the challenge (single use, whatever follows),
+ * then run jpki_flow_login with its bytes as the signed data. */
+int jpki_flow_challenge(request_rec *r, jpki_cert_type_e expected, const char *challenge,
+                        const char *cert, const unsigned char *sig, apr_size_t sig_len,
+                        jpki_identity_t *id, jpki_flow_err_t *err);
+
 /* The one refusal log line (JPKI0201), audit record and counter. */
 void jpki_flow_refused(request_rec *r, const char *method, const char *code, const char *serial,
                        const char *detail);

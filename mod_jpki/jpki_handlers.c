@@ -67,10 +67,9 @@ static int handle_login(request_rec *r)
     apr_size_t len;
     int rc;
     json_t *o;
-    const char *why = NULL, *challenge, *cert, *sig_b64, *return_to = "/", *code;
-    const unsigned char *nonce, *sig;
-    apr_size_t nonce_len, sig_len;
-    jpki_flow_in_t in;
+    const char *why = NULL, *challenge, *cert, *sig_b64, *return_to = "/";
+    const unsigned char *sig;
+    apr_size_t sig_len;
     jpki_flow_err_t err;
     jpki_identity_t id;
     jpki_session_t *sess;
@@ -124,27 +123,7 @@ static int handle_login(request_rec *r)
     if (sig == NULL) {
         return bad_request(r, "malformed_request", "signature is not base64");
     }
-    /* The challenge is spent from here on, whatever happens next. */
-    code = jpki_challenge_consume(r, challenge, &nonce, &nonce_len);
-    if (code != NULL) {
-        int st = strcmp(code, "cache_unavailable") == 0 ? HTTP_SERVICE_UNAVAILABLE
-                                                         : HTTP_UNAUTHORIZED;
-        jpki_flow_refused(r, "challenge", code, NULL, "challenge refused");
-        return jpki_json_error(r, st, code,
-                               st == HTTP_UNAUTHORIZED
-                                   ? "The login challenge is not valid. Start again."
-                                   : "The login service is temporarily unavailable.");
-    }
-    memset(&in, 0, sizeof(in));
-    in.method = "challenge";
-    in.expected = JPKI_CERT_TYPE_AUTH;
-    in.cert = cert;
-    in.cert_len = strlen(cert);
-    in.signed_data = nonce;
-    in.signed_len = nonce_len;
-    in.sig = sig;
-    in.sig_len = sig_len;
-    if (!jpki_flow_login(r, &in, &id, &err)) {
+    if (!jpki_flow_challenge(r, JPKI_CERT_TYPE_AUTH, challenge, cert, sig, sig_len, &id, &err)) {
         return jpki_json_error(r, jpki_flow_http_status(&err, "challenge"), err.code,
                                jpki_flow_message(err.code));
     }

@@ -36,9 +36,8 @@ int jpki_register_signing(request_rec *r, jpki_session_t *sess, const char **cod
 {
     jpki_account_srv_t *cfg = jpki_account_cfg(r->server);
     const char *challenge, *cert, *sig_b64, *ccode, *detail = NULL;
-    const unsigned char *nonce, *sig;
-    apr_size_t nonce_len, sig_len;
-    jpki_flow_in_t in;
+    const unsigned char *sig;
+    apr_size_t sig_len;
     jpki_flow_err_t err;
     jpki_identity_t sid;
     jpki_cert_t *c;
@@ -62,25 +61,8 @@ int jpki_register_signing(request_rec *r, jpki_session_t *sess, const char **cod
         *code = "malformed_request";
         return HTTP_BAD_REQUEST;
     }
-    ccode = jpki_challenge_consume(r, challenge, &nonce, &nonce_len);
-    if (ccode != NULL) {
-        jpki_flow_refused(r, "challenge", ccode, sess->ident.serial,
-                          "signing proof: challenge refused");
-        *code = ccode;
-        return strcmp(ccode, "cache_unavailable") == 0 ? HTTP_SERVICE_UNAVAILABLE
-                                                       : HTTP_UNAUTHORIZED;
-    }
-    memset(&in, 0, sizeof(in));
-    in.method = "challenge";
-    in.expected = JPKI_CERT_TYPE_SIGN;
-    in.cert = cert;
-    in.cert_len = strlen(cert);
-    in.signed_data = nonce;
-    in.signed_len = nonce_len;
-    in.sig = sig;
-    in.sig_len = sig_len;
     /* Chain, validity, signature, status (signing purpose, its own fee). */
-    if (!jpki_flow_login(r, &in, &sid, &err)) {
+    if (!jpki_flow_challenge(r, JPKI_CERT_TYPE_SIGN, challenge, cert, sig, sig_len, &sid, &err)) {
         *code = err.code;
         return jpki_flow_http_status(&err, "challenge");
     }

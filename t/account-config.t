@@ -4,13 +4,10 @@ use warnings FATAL => 'all';
 # Account directives: every mistake stops `httpd -t` with a message that
 # names the directive (issue: accounts).
 use Apache::Test qw(-withtestmore);
-use File::Temp qw(tempdir);
 use JPKITest;
 
 my $vars    = Apache::Test::vars();
-my $httpd   = $vars->{httpd};
 my $modules = '/usr/lib/apache2/modules';
-my $module  = "$vars->{serverroot}/../mod_jpki.so";
 my $trust   = "JPKITrustedCA " . pki('trust-all.pem') . "\nJPKIStatusProvider none";
 my $dbd     = "LoadModule dbd_module $modules/mod_dbd.so\nDBDriver sqlite3\nDBDParams /nonexistent.db";
 
@@ -32,38 +29,15 @@ my @cases = (
 
 plan tests => 2 * @cases + 1;
 
-my $dir = tempdir(CLEANUP => 1);
-
-sub configtest {
-    my ($body) = @_;
-    my $conf = "$dir/httpd.conf";
-    open my $fh, '>', $conf or die $!;
-    print $fh <<"EOC";
-ServerRoot $dir
-ServerName localhost
-LoadModule mpm_event_module $modules/mod_mpm_event.so
-LoadModule authz_core_module $modules/mod_authz_core.so
-LoadModule authn_core_module $modules/mod_authn_core.so
-LoadModule socache_shmcb_module $modules/mod_socache_shmcb.so
-LoadModule jpki_module $module
-Listen 127.0.0.1:1
-ErrorLog $dir/error_log
-PidFile $dir/httpd.pid
-$body
-EOC
-    close $fh;
-    my $out = `$httpd -t -f $conf 2>&1`;
-    return ($? >> 8, $out);
-}
 
 for my $c (@cases) {
     my ($name, $body, $re) = @$c;
-    my ($rc, $out) = configtest($body);
+    my ($rc, $out) = httpd_configtest($body);
     isnt $rc, 0, "$name: httpd -t fails";
     like $out, $re, "$name: message names the directive" or diag $out;
 }
 
-my ($rc, $out) = configtest("$dbd\n$trust\nJPKIAccountStore dbd\nJPKIUnknownCertificate register\n"
+my ($rc, $out) = httpd_configtest("$dbd\n$trust\nJPKIAccountStore dbd\nJPKIUnknownCertificate register\n"
     . qq{JPKIAccountSQL lookup "SELECT customer FROM cards WHERE serial = %s"\n}
     . "<Location /x>\nAuthType JPKI\nJPKIRegistration Signing\nRequire jpki-age-over 18\n</Location>");
 is $rc, 0, 'a valid account configuration passes httpd -t' or diag $out;

@@ -4,13 +4,9 @@ use warnings FATAL => 'all';
 # Configuration errors stop `apachectl -t` (httpd -t) with a message that
 # names the directive to fix.
 use Apache::Test qw(-withtestmore);
-use File::Temp qw(tempdir);
 use JPKITest;
 
 my $vars = Apache::Test::vars();
-my $httpd = $vars->{httpd};
-my $modules = '/usr/lib/apache2/modules';
-my $module = "$vars->{serverroot}/../mod_jpki.so";
 my $shared = "$vars->{serverroot}/../../shared/jpki-ca";
 
 my @cases = (
@@ -37,44 +33,21 @@ my @cases = (
 
 plan tests => 2 * @cases + 6;
 
-my $dir = tempdir(CLEANUP => 1);
-
-sub configtest {
-    my ($body) = @_;
-    my $conf = "$dir/httpd.conf";
-    open my $fh, '>', $conf or die $!;
-    print $fh <<"EOC";
-ServerRoot $dir
-ServerName localhost
-LoadModule mpm_event_module $modules/mod_mpm_event.so
-LoadModule authz_core_module $modules/mod_authz_core.so
-LoadModule authn_core_module $modules/mod_authn_core.so
-LoadModule socache_shmcb_module $modules/mod_socache_shmcb.so
-LoadModule jpki_module $module
-Listen 127.0.0.1:1
-ErrorLog $dir/error_log
-PidFile $dir/httpd.pid
-$body
-EOC
-    close $fh;
-    my $out = `$httpd -t -f $conf 2>&1`;
-    return ($? >> 8, $out);
-}
 
 for my $c (@cases) {
     my ($name, $body, $re) = @$c;
-    my ($rc, $out) = configtest($body);
+    my ($rc, $out) = httpd_configtest($body);
     isnt $rc, 0, "$name: httpd -t fails";
     like $out, $re, "$name: message names the directive" or diag $out;
 }
 
-my ($rc, $out) = configtest("JPKITrustedCA " . pki('trust-all.pem') . "\nJPKIStatusProvider none");
+my ($rc, $out) = httpd_configtest("JPKITrustedCA " . pki('trust-all.pem') . "\nJPKIStatusProvider none");
 is $rc, 0, 'a valid configuration passes httpd -t' or diag $out;
 like $out, qr/Syntax OK/, 'Syntax OK';
 
 # The real J-LIS roots load and are classified; the expired 2015 pair is
 # reported, not fatal. The tests read them from ../shared (CI has it).
-($rc, $out) = configtest(join "\n",
+($rc, $out) = httpd_configtest(join "\n",
     "JPKITrustedCA $shared/auth_ca_2015.pem $shared/auth_ca_2023.pem $shared/sign_ca_2015.pem $shared/sign_ca_2023.pem",
     "JPKIStatusProvider none", "LogLevel jpki:debug");
 is $rc, 0, 'the real J-LIS roots load as trust anchors' or diag $out;

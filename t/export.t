@@ -106,27 +106,6 @@ ok !defined $res->header('X-JPKI-Account'),
 
 # --- configuration errors stop httpd -t --------------------------------------------------
 my $vars = Apache::Test::vars();
-my $dir = tempdir(CLEANUP => 1);
-sub configtest {
-    my ($body) = @_;
-    open my $fh, '>', "$dir/httpd.conf" or die $!;
-    print $fh <<"EOC";
-ServerRoot $dir
-ServerName localhost
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule authn_core_module /usr/lib/apache2/modules/mod_authn_core.so
-LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
-LoadModule jpki_module $vars->{serverroot}/../mod_jpki.so
-Listen 127.0.0.1:1
-ErrorLog $dir/error_log
-PidFile $dir/httpd.pid
-$body
-EOC
-    close $fh;
-    my $out = `$vars->{httpd} -t -f $dir/httpd.conf 2>&1`;
-    return ($? >> 8, $out);
-}
 my @bad = (
     [ "JPKIPassIdentityAs sideways", qr/JPKIPassIdentityAs: 'sideways' is not env, headers or both/ ],
     [ "JPKIRemoteUserHeader \"X User\"", qr/JPKIRemoteUserHeader: 'X User' is not usable/ ],
@@ -134,9 +113,9 @@ my @bad = (
     [ "JPKIFee 2 lots", qr/JPKIFee: 'lots' is not a whole number/ ],
 );
 for my $b (@bad) {
-    my ($rc, $out) = configtest($b->[0]);
+    my ($rc, $out) = httpd_configtest($b->[0]);
     ok $rc != 0 && $out =~ $b->[1], "httpd -t refuses: $b->[0]" or diag $out;
 }
-my ($rc, $out) = configtest("<Location /x>\nJPKIPassIdentityAs both\nJPKIHeaderPrefix Bank-\n"
+my ($rc, $out) = httpd_configtest("<Location /x>\nJPKIPassIdentityAs both\nJPKIHeaderPrefix Bank-\n"
                             . "JPKIRemoteUserHeader Bank-User\n</Location>\nJPKIFee 0 0");
 is $rc, 0, 'valid export directives pass httpd -t' or diag $out;

@@ -148,6 +148,34 @@ sub login {
 sub pki_der { pki_slurp("$_[0].der") }
 push @EXPORT, 'pki_der';
 
+# Write a minimal httpd.conf around $body and run `httpd -t` on it; returns
+# (exit code, output). The module and the core modules it needs are loaded.
+sub httpd_configtest {
+    my ($body) = @_;
+    require File::Temp;
+    my $vars = Apache::Test::vars();
+    my $modules = '/usr/lib/apache2/modules';
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    open my $fh, '>', "$dir/httpd.conf" or die $!;
+    print $fh <<"EOC";
+ServerRoot $dir
+ServerName localhost
+LoadModule mpm_event_module $modules/mod_mpm_event.so
+LoadModule authz_core_module $modules/mod_authz_core.so
+LoadModule authn_core_module $modules/mod_authn_core.so
+LoadModule socache_shmcb_module $modules/mod_socache_shmcb.so
+LoadModule jpki_module $vars->{serverroot}/../mod_jpki.so
+Listen 127.0.0.1:1
+ErrorLog $dir/error_log
+PidFile $dir/httpd.pid
+$body
+EOC
+    close $fh;
+    my $out = `$vars->{httpd} -t -f $dir/httpd.conf 2>&1`;
+    return ($? >> 8, $out);
+}
+push @EXPORT, 'httpd_configtest';
+
 # Error-log helpers: remember the size, then read what was added since.
 sub error_log_path { Apache::Test::vars()->{t_logs} . '/error_log' }
 sub error_log_mark { return -s error_log_path() || 0 }

@@ -2,10 +2,8 @@ use strict;
 use warnings FATAL => 'all';
 
 # Successor resolution and same-person registration against the platform
-# simulator (issue: accounts). Needs the platform status provider and
-# t/lib/JPKIStatus.pm of branch "status": after merging both branches,
-# move this file to t/account-successor.t (the vhost jpki_acct_pf in
-# t/conf/jpki-account.conf.in switches itself on with JPKIPlatformURL).
+# simulator (issue: accounts): the platform status provider supplies the PF
+# user id and the predecessor serial (vhost jpki_acct_pf).
 use Apache::Test qw(-withtestmore);
 use POSIX ();
 use JPKITest;
