@@ -285,7 +285,17 @@ static int account_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 jpki_sql_t *jpki_sql_open(request_rec *r)
 {
     jpki_sql_t *db;
-    ap_dbd_t *dbd = dbd_acquire_fn ? dbd_acquire_fn(r) : NULL;
+    ap_dbd_t *dbd = NULL;
+    int attempt;
+    /* mod_dbd prepares every statement when it opens a new pooled
+     * connection, and SQLite refuses that ("database is locked") while
+     * another process writes: a transient refusal, so try again briefly. */
+    for (attempt = 0; dbd_acquire_fn != NULL && attempt < 3; attempt++) {
+        if ((dbd = dbd_acquire_fn(r)) != NULL) {
+            break;
+        }
+        apr_sleep(apr_time_from_msec(50 * (attempt + 1)));
+    }
     if (dbd == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       JPKI_LOGNO(0710) "account store unavailable: no database connection "
