@@ -31,7 +31,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$RUN/pki/server-ca.crt" 
 [ "$code" = 200 ] || { echo "session check failed: $code"; exit 1; }
 
 rps() { wrk -t2 -c32 -d"${SECS}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
-wrk -t2 -c32 -d2s "$URL/page.html" >/dev/null        # warm-up
+wrk -t2 -c32 -d2s "$URL/page.html" >/dev/null        # warm-up, both paths
+wrk -t2 -c32 -d2s -H "Cookie: $COOKIE" "$URL/private/page.html" >/dev/null
 # Alternate rounds so load from elsewhere hits both sides alike; report the median.
 ratios=()
 for round in 1 2 3; do
