@@ -122,7 +122,10 @@ static apr_time_t session_expiry(const jpki_srv_cfg_t *c, const jpki_session_t *
 {
     apr_time_t idle_end = s->last_seen + apr_time_from_sec(jpki_cfg_session_idle(c));
     apr_time_t abs_end = s->created + apr_time_from_sec(jpki_cfg_session_max_age(c));
-    return idle_end < abs_end ? idle_end : abs_end;
+    /* The record outlives the session by a little, so that a returning
+     * browser finds it and the expiry is audited and counted, rather than
+     * the cache silently dropping it; jpki_session_load decides validity. */
+    return (idle_end < abs_end ? idle_end : abs_end) + apr_time_from_sec(300);
 }
 
 apr_status_t jpki_session_save(request_rec *r, jpki_session_t *s)

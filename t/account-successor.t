@@ -10,7 +10,7 @@ use JPKITest;
 use JPKIAccount;
 use JPKIStatus qw(sim_start sim_stop sim_state serial_hex);
 
-plan tests => 22;
+plan tests => 25;
 
 my $V  = 'jpki_acct_pf';
 my $db = sqlite_db('pf');
@@ -96,8 +96,19 @@ is json_of($res)->{registration}, JSON::PP::true(), 'bob (unknown) gets a regist
 $res = aget($ub, $V, '/register-sign/env', sign_headers($ub, 'sign-alice'));
 is $res->code, 403, "someone else's signing certificate => 403";
 is $res->header('X-JPKI-Error'), 'person_mismatch', '... person_mismatch';
+# fees: the status page (vhost jpki_export) counts the signing check at 20 yen
+my $page = sub { json_of(ua()->get(ssl_url('/jpki-status', 'jpki_export'))) };
+my $before = $page->();
 $res = aget($ub, $V, '/register-sign/env', sign_headers($ub, 'sign-bob'));
 is $res->code, 200, 'his own signing certificate (same PF user id) => 200' or diag $res->as_string;
+my $after = $page->();
+is $after->{yen_spent} - $before->{yen_spent}, 20, 'one signing-certificate check costs 20 yen';
+is $after->{status_calls}{signature_verification}{sign}{answered}
+     - $before->{status_calls}{signature_verification}{sign}{answered}, 1,
+    '... counted as one signature_verification call of a signing certificate';
+$before = $after;
+alogin(ua(), $V, cert => 'auth-alice-3');    # cached: no PF call, no fee
+is $page->()->{yen_spent} - $before->{yen_spent}, 0, 'a cached status costs nothing';
 $env = json_of($res);
 is $env->{JPKI_BIRTH_DATE}, '2004-02-29', '... with the 4 facts';
 is $env->{JPKI_SIGN_PLATFORM_USER_ID}, 'usr_bob', '... and the PF user id of the signing certificate';

@@ -12,7 +12,7 @@ use JSON::PP ();
 use POSIX ();
 use JPKITest;
 
-plan tests => 14;
+plan tests => 15;
 
 # --- idle timeout (5 s) and challenge lifetime (5 s) on vhost jpki_idle ----------
 sub login_on {
@@ -50,8 +50,11 @@ for my $i (1 .. 6) {
     my $code = $max->get(ssl_url('/protected/env', 'jpki_maxage'), Accept => 'application/json')->code;
     if ($i <= 4) { $busy_ok &&= $code == 200 }
     if ($i == 3) {
+        my $mark = error_log_mark();
         is $idle->get(ssl_url('/protected/env', 'jpki_idle'), Accept => 'application/json')->code, 401,
             'session unused for 6 s ends (idle timeout 5 s)';
+        like error_log_since($mark), qr/JPKI0901: audit: \{[^\n]*"event":"session_expired"/,
+            'the expiry is an audit record';
         my $lr = $late_login->();
         is $lr->code, 401, 'a challenge older than JPKIChallengeLifetime is refused';
         is json_of($lr)->{error}, 'challenge_expired', 'challenge_expired';
