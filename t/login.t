@@ -118,41 +118,62 @@ $res = login_request($ua, { challenge => $ch2, certificate => b64(pki_der('auth-
 is json_of($res)->{error}, 'challenge_wrong_browser', 'challenge issued to another browser';
 
 # --- bounded: 10,000 challenges from one client ------------------------------------------
+# (total RSS in KiB, the sorted pids it covers)
 sub httpd_rss {
     my $pidf = Apache::Test::vars()->{t_logs} . '/httpd.pid';
     open my $fh, '<', $pidf or return 0;
     my $ppid = <$fh>;
     chomp $ppid;
     my $kb = 0;
-    for my $pid ($ppid, split ' ', `pgrep -P $ppid`) {
+    my @pids = sort { $a <=> $b } ($ppid, split ' ', `pgrep -P $ppid`);
+    for my $pid (@pids) {
         open my $s, '<', "/proc/$pid/status" or next;
         while (<$s>) { $kb += $1 if /^VmRSS:\s+(\d+)/ }
     }
-    return $kb;
+    return ($kb, "@pids");
 }
 my $keep = ua();
 my ($early) = challenge($keep);
 $res = login($keep, cert => 'auth-bob');
 is $res->code, 200, 'a session opened before the challenge flood';
-my $rss0 = httpd_rss();
-my @kids;
-for my $k (1 .. 4) {
-    my $pid = fork // die;
-    if (!$pid) {
-        my $f = LWP::UserAgent->new(ssl_opts => { SSL_ca_file => Apache::Test::vars()->{sslca} . '/'
-                . Apache::Test::vars()->{sslcaorg} . '/certs/ca.crt' }, keep_alive => 1);
-        my $url = ssl_url('/jpki/challenge');
-        my $bad = 0;
-        for (1 .. 2500) { $bad++ unless $f->get($url)->code == 200 }
-        POSIX::_exit($bad ? 1 : 0);
+# Flood in two halves: the first warms everything up (the MPM may start more
+# processes), the second must not make httpd grow: the cache evicts.
+sub flood {
+    my ($per_child) = @_;
+    my @kids;
+    for my $k (1 .. 4) {
+        my $pid = fork // die;
+        if (!$pid) {
+            my $f = LWP::UserAgent->new(ssl_opts => { SSL_ca_file => Apache::Test::vars()->{sslca} . '/'
+                    . Apache::Test::vars()->{sslcaorg} . '/certs/ca.crt' }, keep_alive => 1);
+            my $url = ssl_url('/jpki/challenge');
+            my $bad = 0;
+            for (1 .. $per_child) { $bad++ unless $f->get($url)->code == 200 }
+            POSIX::_exit($bad ? 1 : 0);
+        }
+        push @kids, $pid;
     }
-    push @kids, $pid;
+    my $fails = 0;
+    for (@kids) { waitpid $_, 0; $fails++ if $? }
+    return $fails;
 }
-my $fails = 0;
-for (@kids) { waitpid $_, 0; $fails++ if $? }
-is $fails, 0, '10,000 challenges answered 200';
-my $rss1 = httpd_rss();
-cmp_ok $rss1 - $rss0, '<', 20 * 1024, "httpd memory bounded after 10,000 challenges (+@{[$rss1 - $rss0]} KiB)";
+# Compare only while the MPM keeps the same processes (it may start or
+# retire children under load); the test server's MaxMemFree is low so that
+# freed request memory is not kept per thread (t/conf/extra.conf.in).
+# Measured phase by phase here, growth halves each time (threads warming
+# up: +1.4, +0.8, +0.4 MB), so two warm-up phases come first.
+my $fails = flood(1250) + flood(1250);
+my ($rss1, $pids1) = httpd_rss();
+my ($rss2, $pids2);
+for my $try (1 .. 3) {
+    $fails += flood(1250);
+    ($rss2, $pids2) = httpd_rss();
+    last if $pids2 eq $pids1;
+    ($rss1, $pids1) = ($rss2, $pids2);
+}
+is $fails, 0, 'at least 15,000 challenges answered 200';
+cmp_ok $rss2 - $rss1, '<', 2 * 1024,
+    "no memory growth over 5,000 more challenges (@{[$rss2 - $rss1]} KiB, same processes)";
 is $keep->get(ssl_url('/protected/env'))->code, 200,
     'the session survives the flood (challenges and sessions are separate caches)';
 my $sig_e = card_sign('auth-bob', b64url_decode($early));
