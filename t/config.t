@@ -4,6 +4,7 @@ use warnings FATAL => 'all';
 # Configuration errors stop `apachectl -t` (httpd -t) with a message that
 # names the directive to fix.
 use Apache::Test qw(-withtestmore);
+use File::Temp ();
 use JPKITest;
 
 my $vars = Apache::Test::vars();
@@ -31,7 +32,7 @@ my @cases = (
       qr/JPKILoginPage: .*single '\/'/ ],
 );
 
-plan tests => 2 * @cases + 6;
+plan tests => 2 * @cases + 8;
 
 
 for my $c (@cases) {
@@ -57,3 +58,35 @@ like $out, qr/sign root 0d034cbb34d0714f45e45a1cafd8fd143fab54a7 expired on 2025
     'expired 2015 signing root reported by key id';
 like $out, qr/auth root 1ac100f596a3bc8c4b3df195e32699249e9e308a valid until 2033-07-15/,
     '2023 user-authentication root classified as auth';
+
+# The published bank example (conf/jpki-bank-example.conf) parses and passes
+# every startup check once its site-specific paths point at real files.
+{
+    my $ex = do { local $/; open my $f, '<', "$vars->{serverroot}/../conf/jpki-bank-example.conf" or die $!; <$f> };
+    my $ssl = "$vars->{sslca}/$vars->{sslcaorg}";
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    open my $tok, '>', "$dir/pf-token" or die;
+    print $tok "example-token\n";
+    close $tok;
+    mkdir "$dir/htdocs";
+    my %files = (
+        '/etc/apache2/jpki/authca02.pem' => pki('auth-root-g1.crt'),
+        '/etc/apache2/jpki/authca03.pem' => pki('auth-root-g2.crt'),
+        '/etc/apache2/jpki/signca02.pem' => pki('sign-root-g1.crt'),
+        '/etc/apache2/jpki/signca03.pem' => pki('sign-root-g2.crt'),
+        '/etc/apache2/jpki/pf-token'     => "$dir/pf-token",
+        '/etc/apache2/jpki/pf-ca.pem'    => pki('server-ca.crt'),
+    );
+    $ex =~ s/\Q$_\E/$files{$_}/g for keys %files;
+    $ex =~ s{/etc/ssl/bank/[\w.-]+\.crt}{$ssl/certs/server.crt}g;
+    $ex =~ s{/etc/ssl/bank/[\w.-]+\.key}{$ssl/keys/server.pem}g;
+    $ex =~ s{/srv/bank/[\w.-]+}{$dir/htdocs}g;
+    my $mods = '/usr/lib/apache2/modules';
+    # the example assumes Debian's apache2.conf; the base modules it builds on:
+    my $base = join "\n", map { "LoadModule ${_}_module $mods/mod_$_.so" }
+        qw(authz_user authz_host alias mime dir headers);
+    $ex =~ s{^LoadModule jpki_module .*$}{}m;    # httpd_configtest loads ours
+    my ($rc, $out) = httpd_configtest("$base\n$ex");
+    is $rc, 0, 'conf/jpki-bank-example.conf passes httpd -t' or diag $out;
+    like $out, qr/Syntax OK/, '... Syntax OK';
+}
