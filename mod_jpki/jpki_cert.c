@@ -55,7 +55,7 @@ static apr_status_t store_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-static apr_time_t asn1_time_to_apr(const ASN1_TIME *t)
+apr_time_t jpki_cert_asn1_time(const ASN1_TIME *t)
 {
     struct tm tm;
     apr_time_exp_t xt;
@@ -266,8 +266,8 @@ jpki_cert_t *jpki_cert_parse(apr_pool_t *p, const char *in, apr_size_t len, cons
     c->serial = c->issuer_key_id ? apr_pstrcat(p, c->issuer_key_id, ":", c->serial_hex, NULL)
                                  : NULL;
     c->issuer_dn = name_rfc2253(p, X509_get_issuer_name(x));
-    c->not_before = asn1_time_to_apr(X509_get0_notBefore(x));
-    c->not_after = asn1_time_to_apr(X509_get0_notAfter(x));
+    c->not_before = jpki_cert_asn1_time(X509_get0_notBefore(x));
+    c->not_after = jpki_cert_asn1_time(X509_get0_notAfter(x));
     pk = X509_get0_pubkey(x);
     c->key_bits = pk ? EVP_PKEY_get_bits(pk) : 0;
 
@@ -349,8 +349,8 @@ static const char *trust_add_x509(jpki_trust_t *t, apr_pool_t *p, const char *fi
     a->key_id = key_id_of(p, x);
     a->type = type;
     a->test = test;
-    a->not_before = asn1_time_to_apr(X509_get0_notBefore(x));
-    a->not_after = asn1_time_to_apr(X509_get0_notAfter(x));
+    a->not_before = jpki_cert_asn1_time(X509_get0_notBefore(x));
+    a->not_after = jpki_cert_asn1_time(X509_get0_notAfter(x));
     return NULL;
 }
 

@@ -94,6 +94,9 @@ typedef struct jpki_facts_t {
 
 const char *jpki_cert_type_name(jpki_cert_type_e t);
 
+/* An ASN.1 UTCTime/GeneralizedTime as apr_time_t (0 if unreadable). */
+apr_time_t jpki_cert_asn1_time(const ASN1_TIME *t);
+
 /* Parse PEM, DER, or base64 (std or url) DER. */
 jpki_cert_t *jpki_cert_parse(apr_pool_t *p, const char *in, apr_size_t len, const char **code,
                              const char **detail);

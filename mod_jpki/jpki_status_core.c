@@ -2,6 +2,7 @@
  * Pure status parsing: reasons, PF JSON answers, OCSP. See the header.
  */
 #include "jpki_status_core.h"
+#include "jpki_cert.h"
 #include "jpki_util.h"
 
 #include <apr_strings.h>
@@ -289,27 +290,6 @@ jpki_pf_kind_e jpki_pf_parse(apr_pool_t *p, long http_status, const char *body, 
 
 /* --------------------------------------------------------------- OCSP -- */
 
-static apr_time_t gtime_to_apr(const ASN1_GENERALIZEDTIME *t)
-{
-    struct tm tm;
-    apr_time_exp_t xt;
-    apr_time_t out;
-    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
-        return 0;
-    }
-    memset(&xt, 0, sizeof(xt));
-    xt.tm_year = tm.tm_year;
-    xt.tm_mon = tm.tm_mon;
-    xt.tm_mday = tm.tm_mday;
-    xt.tm_hour = tm.tm_hour;
-    xt.tm_min = tm.tm_min;
-    xt.tm_sec = tm.tm_sec;
-    if (apr_time_exp_gmt_get(&out, &xt) != APR_SUCCESS) {
-        return 0;
-    }
-    return out;
-}
-
 OCSP_CERTID *jpki_ocsp_certid(X509 *issuer, const char *serial_hex)
 {
     BIGNUM *bn = NULL;
@@ -418,8 +398,8 @@ const char *jpki_ocsp_check(apr_pool_t *p, const unsigned char *der, apr_size_t 
         *why = "the response is not about the certificate we asked for";
         goto done;
     }
-    out->this_update = gtime_to_apr(thisupd);
-    out->next_update = nextupd ? gtime_to_apr(nextupd) : 0;
+    out->this_update = jpki_cert_asn1_time(thisupd);
+    out->next_update = nextupd ? jpki_cert_asn1_time(nextupd) : 0;
     if (out->this_update == 0 || (nextupd && out->next_update == 0)) {
         err = "ocsp_malformed";
         *why = "unreadable thisUpdate/nextUpdate";
