@@ -9,6 +9,8 @@
 
 #include <apr_pools.h>
 
+#include "jpki_cert.h" /* JPKI_CERT_MAX_DER */
+
 /* Stable error codes (docs/errors.md) */
 #define JPKI_E_CLIENT_DATA_MISSING "client_data_missing"
 #define JPKI_E_CLIENT_DATA_INVALID "client_data_invalid"
@@ -20,7 +22,7 @@
 #define JPKI_LOGIN_MAX_BODY      65536 /* bytes of login JSON */
 #define JPKI_LOGIN_MAX_DEPTH     8
 #define JPKI_LOGIN_MAX_CHALLENGE 64 /* characters of the challenge field */
-#define JPKI_LOGIN_MAX_CERT_B64  (16384 * 2)
+#define JPKI_LOGIN_MAX_CERT_B64  (JPKI_CERT_MAX_DER * 2)
 #define JPKI_LOGIN_MAX_SIG_B64   2048 /* RSA-4096 is 684 characters */
 #define JPKI_LOGIN_MAX_SIG       1024 /* decoded bytes */
 
