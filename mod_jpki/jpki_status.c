@@ -688,7 +688,7 @@ static void breaker_record(request_rec *r, const jpki_status_cfg_t *sc, const ch
     }
 }
 
-/* -------------------------------------------------------------- lookup -- */
+/* -------------------------------------------------------------- call -- */
 
 static const char *provider_name(const jpki_srv_cfg_t *cfg)
 {
@@ -739,6 +739,86 @@ static int call_source(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_sta
     return ok;
 }
 
+/* --------------------------------------------------- coalesced answers -- */
+
+/* What the leader of a coalesced call leaves for its waiters when its
+ * answer is not a cache entry: a definite refusal about the certificate
+ * (e.g. cert_status_unknown) is handed on, so no waiter mistakes it for
+ * "no answer" and passes by grace; an answer bound to the leader's own
+ * request (signature_invalid, or a GOOD/REVOKED already past its
+ * nextUpdate) tells the waiters to ask the source themselves. Kept only
+ * as long as the call could have lasted, plus 2 s. */
+#define OUTCOME_CALL_SELF "-"
+
+static void outcome_put(request_rec *r, const jpki_status_cfg_t *sc,
+                        const jpki_status_query_t *q, const jpki_status_result_t *res,
+                        apr_time_t deadline)
+{
+    const char *v = OUTCOME_CALL_SELF;
+    apr_status_t rv;
+    if (res->refusal != NULL && strcmp(res->refusal, "signature_invalid") != 0) {
+        v = res->refusal;
+    }
+    else if (res->refusal == NULL &&
+             (res->status == JPKI_STATUS_GOOD || res->status == JPKI_STATUS_REVOKED) &&
+             (res->valid_until == 0 || res->valid_until > res->checked_at)) {
+        return; /* kept as a cache entry: the waiters read that */
+    }
+    rv = jpki_cache_store(r->server, JPKI_NS_STATUS, key_of(r->pool, "o", sc, q->serial), v,
+                          strlen(v), deadline + apr_time_from_sec(2), r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      JPKI_LOGNO(0580) "status cache store failed (JPKICache): requests "
+                      "waiting on this status call answer status_unavailable");
+    }
+}
+
+/* 1 with *v set when the leader left an outcome, else 0. */
+static int outcome_get(request_rec *r, const jpki_status_cfg_t *sc, const jpki_status_query_t *q,
+                       char **v)
+{
+    return jpki_cache_get(r->server, JPKI_NS_STATUS, key_of(r->pool, "o", sc, q->serial),
+                          r->pool, v, NULL) == APR_SUCCESS;
+}
+
+enum { AWAIT_NONE, AWAIT_ANSWERED, AWAIT_CALL_SELF };
+
+/* Wait for the leader's answer: a fresh cache entry, or its outcome. */
+static int await_leader(request_rec *r, const jpki_status_cfg_t *sc,
+                        const jpki_status_query_t *q, const char *skey, apr_time_t deadline,
+                        jpki_status_result_t *res)
+{
+    const char *fkey = key_of(r->pool, "f", sc, q->serial);
+    entry_t e;
+    char *m;
+    int gone = 0;
+    while (!gone && apr_time_now() < deadline) {
+        apr_sleep(POLL_INTERVAL);
+        /* read the marker first: once it is gone, the answer is in place */
+        gone = jpki_cache_get(r->server, JPKI_NS_STATUS, fkey, r->pool, &m, NULL) ==
+               APR_NOTFOUND;
+        if (entry_get(r, skey, &e) == 1 && entry_fresh(sc, &e, apr_time_now())) {
+            entry_to_result(&e, res);
+            return AWAIT_ANSWERED;
+        }
+        if (outcome_get(r, sc, q, &m)) {
+            if (strcmp(m, OUTCOME_CALL_SELF) == 0) {
+                return AWAIT_CALL_SELF;
+            }
+            res->status = JPKI_STATUS_UNKNOWN;
+            res->refusal = m;
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          JPKI_LOGNO(0581) "status %s serial=%s: the coalesced call was "
+                          "answered %s",
+                          q->purpose, q->serial, m);
+            return AWAIT_ANSWERED;
+        }
+    }
+    return AWAIT_NONE; /* the call we waited for got no answer (in time) */
+}
+
+/* -------------------------------------------------------------- lookup -- */
+
 /* The status of q's certificate: fresh cache entry, else one coalesced
  * call. On no answer: res->status UNKNOWN with res->error, and *stale the
  * last GOOD entry if there is one (for the grace mode). */
@@ -780,30 +860,26 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
     deadline = now + apr_time_from_msec(tms) + apr_time_from_sec(2);
     rv = jpki_cache_add(r->server, JPKI_NS_STATUS, fkey, "1", 1, deadline, r->pool);
     if (rv == APR_EEXIST) {
-        while (apr_time_now() < deadline) {
-            apr_sleep(POLL_INTERVAL);
-            if (entry_get(r, skey, &e) == 1 && entry_fresh(sc, &e, apr_time_now())) {
-                entry_to_result(&e, res);
-                return;
-            }
-            {
-                char *m;
-                if (jpki_cache_get(r->server, JPKI_NS_STATUS, fkey, r->pool, &m, NULL) ==
-                    APR_NOTFOUND) {
-                    if (entry_get(r, skey, &e) == 1 && entry_fresh(sc, &e, apr_time_now())) {
-                        entry_to_result(&e, res);
-                        return;
-                    }
-                    break; /* the call we waited for got no answer */
-                }
-            }
+        switch (await_leader(r, sc, q, skey, deadline, res)) {
+        case AWAIT_ANSWERED:
+            return;
+        case AWAIT_CALL_SELF:
+            break; /* an answer bound to the leader's request: ask ourselves */
+        default:
+            res->status = JPKI_STATUS_UNKNOWN;
+            res->error = "coalesced_call_failed";
+            return;
         }
-        res->status = JPKI_STATUS_UNKNOWN;
-        res->error = "coalesced_call_failed";
-        return;
     }
     leader = (rv == APR_SUCCESS); /* on a cache failure, call without coalescing */
+    if (leader) { /* an earlier call's outcome is not this call's */
+        jpki_cache_remove(r->server, JPKI_NS_STATUS, key_of(r->pool, "o", sc, q->serial),
+                          r->pool);
+    }
     ok = call_source(r, cfg, sc, q, res);
+    if (ok && leader) {
+        outcome_put(r, sc, q, res, deadline);
+    }
     if (ok && (res->status == JPKI_STATUS_GOOD || res->status == JPKI_STATUS_REVOKED) &&
         res->refusal == NULL) {
         if (res->valid_until && res->valid_until <= res->checked_at) {
