@@ -322,47 +322,6 @@ const char *jpki_status_set_breaker(cmd_parms *cmd, void *dc, const char *n, con
     return parse_int(cmd, secs, 1, 3600, &sc->breaker_secs);
 }
 
-static const char *read_token(apr_pool_t *p, const char *file, const char **err)
-{
-    apr_file_t *f;
-    char buf[4097];
-    apr_size_t n = sizeof(buf) - 1;
-    apr_status_t rv;
-    char *s, *e;
-    *err = NULL;
-    if ((rv = apr_file_open(&f, file, APR_FOPEN_READ, 0, p)) != APR_SUCCESS) {
-        *err = "cannot be opened";
-        return NULL;
-    }
-    rv = apr_file_read_full(f, buf, n, &n);
-    apr_file_close(f);
-    if (rv != APR_SUCCESS && rv != APR_EOF) {
-        *err = "cannot be read";
-        return NULL;
-    }
-    if (n >= sizeof(buf) - 1) {
-        *err = "is larger than 4 KiB";
-        return NULL;
-    }
-    buf[n] = '\0';
-    for (s = buf; *s && apr_isspace(*s); s++) {
-    }
-    for (e = s + strlen(s); e > s && apr_isspace(e[-1]); e--) {
-    }
-    *e = '\0';
-    if (*s == '\0') {
-        *err = "is empty";
-        return NULL;
-    }
-    for (e = s; *e; e++) {
-        if (!apr_isgraph(*e)) {
-            *err = "contains spaces or control characters";
-            return NULL;
-        }
-    }
-    return apr_pstrdup(p, s);
-}
-
 static int readable(apr_pool_t *p, const char *file)
 {
     apr_finfo_t fi;
@@ -435,7 +394,7 @@ int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
                                             !readable(ptemp, sc->pf_client_key))) {
                 what = "JPKIPlatformClientCert: certificate or key is not a readable file";
             }
-            else if ((sc->pf_token = read_token(pconf, sc->pf_token_file, &err)) == NULL) {
+            else if ((sc->pf_token = jpki_util_read_token(pconf, sc->pf_token_file, &err)) == NULL) {
                 what = apr_psprintf(ptemp, "JPKIPlatformTokenFile %s %s", sc->pf_token_file,
                                     err);
             }
