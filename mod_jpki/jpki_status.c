@@ -33,6 +33,7 @@
 #define DEFAULT_BREAKER_SECS 30
 #define DEFAULT_SKEW         300
 #define MAX_AGE_UNSET        -2
+#define DEFAULT_MAX_AGE_NO_NONCE 600 /* JPKIOCSPMaxAge when JPKIOCSPRequireNonce Off */
 #define POLL_INTERVAL        apr_time_from_msec(20)
 
 /* ------------------------------------------------------- configuration -- */
@@ -250,6 +251,16 @@ const char *jpki_status_set_ocsp_max_age(cmd_parms *cmd, void *dc, const char *a
     return parse_int(cmd, arg, 0, 30 * 86400, &scfg(cmd->server)->ocsp_max_age);
 }
 
+int jpki_status_ocsp_max_age(const jpki_status_cfg_t *sc)
+{
+    if (sc->ocsp_max_age == MAX_AGE_UNSET) {
+        /* with our nonce an old answer cannot be replayed; without it,
+         * only the age limits a replay */
+        return sc->ocsp_nonce == 0 ? DEFAULT_MAX_AGE_NO_NONCE : -1;
+    }
+    return sc->ocsp_max_age < 0 ? -1 : sc->ocsp_max_age;
+}
+
 const char *jpki_status_set_ocsp_nonce(cmd_parms *cmd, void *dc, int flag)
 {
     (void)dc;
@@ -334,9 +345,38 @@ static apr_status_t signers_free(void *d)
     return APR_SUCCESS;
 }
 
-static const char *load_signers(apr_pool_t *p, jpki_status_cfg_t *sc)
+/* A JPKIOCSPSigner certificate is trusted without a chain: it must at
+ * least be within its validity (expired or not yet valid: refused). */
+static const char *signer_validity(apr_pool_t *p, server_rec *s, const char *file, X509 *x)
+{
+    apr_time_t nb = jpki_cert_asn1_time(X509_get0_notBefore(x));
+    apr_time_t na = jpki_cert_asn1_time(X509_get0_notAfter(x));
+    apr_time_t now = apr_time_now();
+    if (nb == 0 || na == 0) {
+        return apr_psprintf(p, "JPKIOCSPSigner %s: unreadable validity dates", file);
+    }
+    if (na < now) {
+        return apr_psprintf(p, "JPKIOCSPSigner %s: the responder certificate expired on %s",
+                            file, jpki_util_time_iso(p, na));
+    }
+    if (nb > now) {
+        return apr_psprintf(p, "JPKIOCSPSigner %s: the responder certificate is not valid "
+                               "before %s",
+                            file, jpki_util_time_iso(p, nb));
+    }
+    if (na < now + apr_time_from_sec(30 * 86400)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     JPKI_LOGNO(0582) "JPKIOCSPSigner %s: the responder certificate expires on "
+                     "%s; answers it signs are refused after that",
+                     file, jpki_util_time_iso(p, na));
+    }
+    return NULL;
+}
+
+static const char *load_signers(apr_pool_t *p, server_rec *s, jpki_status_cfg_t *sc)
 {
     int i;
+    const char *err;
     sc->ocsp_signers = sk_X509_new_null();
     apr_pool_cleanup_register(p, sc->ocsp_signers, signers_free, apr_pool_cleanup_null);
     for (i = 0; sc->ocsp_signer_files && i < sc->ocsp_signer_files->nelts; i++) {
@@ -347,6 +387,10 @@ static const char *load_signers(apr_pool_t *p, jpki_status_cfg_t *sc)
         while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
             sk_X509_push(sc->ocsp_signers, x);
             n++;
+            if ((err = signer_validity(p, s, file, x)) != NULL) {
+                BIO_free(b);
+                return err;
+            }
         }
         BIO_free(b);
         ERR_clear_error();
@@ -407,8 +451,13 @@ int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
                 what = "an https JPKIOCSPResponder needs JPKIPlatformCA (the CA its TLS "
                        "certificate is pinned to)";
             }
-            else if ((err = load_signers(pconf, sc)) != NULL) {
+            else if ((err = load_signers(pconf, vs, sc)) != NULL) {
                 what = err;
+            }
+            else if (sc->ocsp_nonce == 0 && jpki_status_ocsp_max_age(sc) < 0) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
+                             JPKI_LOGNO(0583) "JPKIOCSPRequireNonce Off with JPKIOCSPMaxAge "
+                             "off: a recorded answer can be replayed until its nextUpdate");
             }
         }
         else {

@@ -8,7 +8,7 @@ use Apache::Test qw(-withtestmore);
 use File::Temp ();
 use JPKITest;
 
-plan tests => 24;
+plan tests => 32;
 
 my $vars = Apache::Test::vars();
 my $top = $vars->{top_dir};
@@ -85,3 +85,23 @@ for my $c (@accepted) {
     is $rc, 0, "$name: httpd -t passes" or diag $out;
     like $out, qr/Syntax OK/, "$name: Syntax OK";
 }
+
+# --- 9: JPKIOCSPSigner certificates are trusted as they are: not when expired -----------
+my $ocsp = "$trust\nJPKIStatusProvider ocsp\nJPKIOCSPResponder http://127.0.0.1:1/";
+($rc, $out) = httpd_configtest("$ocsp\nJPKIOCSPSigner " . pki('bad-expired.crt'));
+isnt $rc, 0, 'expired JPKIOCSPSigner: httpd -t fails';
+like $out, qr/JPKIOCSPSigner \S+bad-expired\.crt: the responder certificate expired on \d{4}-/,
+    '... naming JPKIOCSPSigner and the date' or diag $out;
+($rc, $out) = httpd_configtest("$ocsp\nJPKIOCSPSigner " . pki('bad-notyet.crt'));
+isnt $rc, 0, 'not yet valid JPKIOCSPSigner: httpd -t fails';
+like $out, qr/JPKIOCSPSigner \S+bad-notyet\.crt: the responder certificate is not valid before \d{4}-/,
+    '... naming JPKIOCSPSigner' or diag $out;
+($rc, $out) = httpd_configtest("$ocsp\nJPKIOCSPSigner " . pki('ocsp-rogue.crt'));
+is $rc, 0, 'a valid JPKIOCSPSigner passes' or diag $out;
+# nonce off and max age off: a replay window until nextUpdate, said at startup
+($rc, $out) = httpd_configtest("$ocsp\nJPKIOCSPRequireNonce Off\nJPKIOCSPMaxAge off");
+is $rc, 0, 'nonce off, max age off: starts';
+like $out, qr/JPKI0583: JPKIOCSPRequireNonce Off with JPKIOCSPMaxAge off: a recorded answer can be replayed/,
+    '... with a warning naming both directives' or diag $out;
+($rc, $out) = httpd_configtest("$ocsp\nJPKIOCSPRequireNonce Off");
+unlike $out, qr/JPKI0583/, 'nonce off, max age unset (default 600 s): no warning';
