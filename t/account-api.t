@@ -12,8 +12,10 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use JPKITest;
 use JPKIAccount;
+use HTTP::Request ();
+use JSON::PP ();
 
-plan tests => 40;
+plan tests => 43;
 
 my $V  = 'jpki_acct_sqlite';
 my $db = sqlite_db('sqlite');
@@ -90,3 +92,24 @@ like $log, qr/"event":"serial_unlinked"(?=[^\n]*"serial":"\Q$u9\E")(?=[^\n]*"acc
     '... audited: unlinked from api-a';
 like $log, qr/"event":"serial_relinked"(?=[^\n]*"serial":"\Q$u9\E")(?=[^\n]*"account":"api-b")/,
     '... audited: relinked to api-b';
+
+# --- mounted where httpd -t cannot see it, on a host without the token ----------------
+{
+    my $dir = Apache::Test::vars()->{serverroot} . '/state/ht-api';
+    mkdir $dir;
+    open my $fh, '>', "$dir/.htaccess" or die "$dir/.htaccess: $!";
+    print $fh "SetHandler jpki-account\n";
+    close $fh;
+    chmod 0755, $dir;
+    chmod 0644, "$dir/.htaccess";
+    my $mark = error_log_mark();
+    my $req = HTTP::Request->new(POST => ssl_url('/ht-api/x', 'jpki_acct_cold'));
+    $req->header('Content-Type' => 'application/json', Authorization => "Bearer $token");
+    $req->content(JSON::PP::encode_json($link));
+    my $res = ua()->request($req);
+    is $res->code, 503, '.htaccess mount on a host without JPKIAccountAPIToken: 503';
+    is eval { json_of($res)->{error} } // '', 'account_api_unconfigured', '... account_api_unconfigured';
+    like error_log_since($mark), qr/JPKI0773: jpki-account: request refused: JPKIAccountAPIToken is not set/,
+        '... logged';
+    unlink "$dir/.htaccess";
+}
