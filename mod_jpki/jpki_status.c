@@ -754,17 +754,23 @@ static int call_source(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_sta
  * (e.g. cert_status_unknown) is handed on, so no waiter mistakes it for
  * "no answer" and passes by grace; an answer bound to the leader's own
  * request (signature_invalid, or a GOOD/REVOKED already past its
- * nextUpdate) tells the waiters to ask the source themselves. Kept only
- * as long as the call could have lasted, plus 2 s. */
+ * nextUpdate) tells the waiters to ask the source themselves; no answer
+ * at all says so (the waiters may pass by grace). Kept only as long as the
+ * call could have lasted, plus 2 s. A waiter that finds neither an entry
+ * nor an outcome once the call is over (the cache lost them) fails closed. */
 #define OUTCOME_CALL_SELF "-"
+#define OUTCOME_NO_ANSWER "?"
 
 static void outcome_put(request_rec *r, const jpki_status_cfg_t *sc,
                         const jpki_status_query_t *q, const jpki_status_result_t *res,
-                        apr_time_t deadline)
+                        int answered, apr_time_t deadline)
 {
     const char *v = OUTCOME_CALL_SELF;
     apr_status_t rv;
-    if (res->refusal != NULL && strcmp(res->refusal, "signature_invalid") != 0) {
+    if (!answered) {
+        v = OUTCOME_NO_ANSWER;
+    }
+    else if (res->refusal != NULL && strcmp(res->refusal, "signature_invalid") != 0) {
         v = res->refusal;
     }
     else if (res->refusal == NULL &&
@@ -789,7 +795,7 @@ static int outcome_get(request_rec *r, const jpki_status_cfg_t *sc, const jpki_s
                           r->pool, v, NULL) == APR_SUCCESS;
 }
 
-enum { AWAIT_NONE, AWAIT_ANSWERED, AWAIT_CALL_SELF };
+enum { AWAIT_NO_ANSWER, AWAIT_ANSWERED, AWAIT_CALL_SELF, AWAIT_LOST };
 
 /* Wait for the leader's answer: a fresh cache entry, or its outcome. */
 static int await_leader(request_rec *r, const jpki_status_cfg_t *sc,
@@ -813,6 +819,9 @@ static int await_leader(request_rec *r, const jpki_status_cfg_t *sc,
             if (strcmp(m, OUTCOME_CALL_SELF) == 0) {
                 return AWAIT_CALL_SELF;
             }
+            if (strcmp(m, OUTCOME_NO_ANSWER) == 0) {
+                return AWAIT_NO_ANSWER;
+            }
             res->status = JPKI_STATUS_UNKNOWN;
             res->refusal = m;
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -822,7 +831,9 @@ static int await_leader(request_rec *r, const jpki_status_cfg_t *sc,
             return AWAIT_ANSWERED;
         }
     }
-    return AWAIT_NONE; /* the call we waited for got no answer (in time) */
+    /* marker gone without a trace: the cache lost the answer; else the
+     * call is still running at our deadline (the source is that slow) */
+    return gone ? AWAIT_LOST : AWAIT_NO_ANSWER;
 }
 
 /* -------------------------------------------------------------- lookup -- */
@@ -873,6 +884,11 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
             return;
         case AWAIT_CALL_SELF:
             break; /* an answer bound to the leader's request: ask ourselves */
+        case AWAIT_LOST:
+            memset(stale, 0, sizeof(*stale)); /* the answer may have been definite */
+            res->status = JPKI_STATUS_UNKNOWN;
+            res->error = "coalesced_call_lost";
+            return;
         default:
             res->status = JPKI_STATUS_UNKNOWN;
             res->error = "coalesced_call_failed";
@@ -885,8 +901,8 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
                           r->pool);
     }
     ok = call_source(r, cfg, sc, q, res);
-    if (ok && leader) {
-        outcome_put(r, sc, q, res, deadline);
+    if (leader) {
+        outcome_put(r, sc, q, res, ok, deadline);
     }
     if (ok && (res->status == JPKI_STATUS_GOOD || res->status == JPKI_STATUS_REVOKED) &&
         res->refusal == NULL) {
