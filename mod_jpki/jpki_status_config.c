@@ -407,7 +407,8 @@ int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
                                             !readable(ptemp, sc->pf_client_key))) {
                 what = "JPKIPlatformClientCert: certificate or key is not a readable file";
             }
-            else if ((sc->pf_token = jpki_util_read_token(pconf, sc->pf_token_file, &err)) == NULL) {
+            else if ((sc->pf_token = jpki_util_read_token(pconf, sc->pf_token_file, &err)) ==
+                     NULL) {
                 what = apr_psprintf(ptemp, "JPKIPlatformTokenFile %s %s", sc->pf_token_file,
                                     err);
             }
