@@ -76,6 +76,7 @@ jpki_account_srv_t *jpki_account_srv_merge(apr_pool_t *p, const jpki_account_srv
     for (i = 0; i < JPKI_SQL_MAX; i++) {
         m->sql[i] = add->sql[i] ? add->sql[i] : base->sql[i];
     }
+    m->api_token_file = add->api_token_file ? add->api_token_file : base->api_token_file;
     return m;
 }
 

@@ -21,6 +21,10 @@
 #define JPKI_E_SIGN_PROOF_MISSING  "sign_proof_missing"
 #define JPKI_E_PERSON_MISMATCH     "person_mismatch"
 #define JPKI_E_PERSON_UNVERIFIED   "person_unverified"
+/* the jpki-account endpoint (docs/accounts.md) */
+#define JPKI_E_ACCOUNT_API_UNAUTHENTICATED "account_api_unauthenticated"
+#define JPKI_E_ACCOUNT_API_UNCONFIGURED    "account_api_unconfigured"
+#define JPKI_E_ACCOUNT_LINK_CONFLICT       "account_link_conflict"
 
 /* Statements, in the order of jpki_account_sql_names[] (JPKIAccountSQL). */
 typedef enum {
@@ -57,6 +61,8 @@ typedef struct jpki_account_srv_t {
     int cache_ttl;        /* seconds; JPKI_UNSET = default */
     int match_user;       /* JPKIRegistrationMatchUser */
     const char *sql[JPKI_SQL_MAX]; /* NULL = the default statement */
+    const char *api_token_file;    /* JPKIAccountAPIToken; NULL = unset */
+    const char *api_token;         /* its content, read by check_config */
 } jpki_account_srv_t;
 
 typedef enum {
@@ -92,6 +98,12 @@ const char *jpki_account_set_cache_ttl(cmd_parms *cmd, void *dc, const char *arg
 const char *jpki_account_set_sql(cmd_parms *cmd, void *dc, const char *name, const char *sql);
 const char *jpki_account_set_match_user(cmd_parms *cmd, void *dc, int flag);
 const char *jpki_account_set_registration(cmd_parms *cmd, void *dc, const char *arg);
+/* jpki_account_api.c: the jpki-account endpoint's caller authentication */
+const char *jpki_account_api_set_token(cmd_parms *cmd, void *dc, const char *arg);
+int jpki_account_api_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* 1 when the caller proved the token; else 0 with the error response sent
+ * and *rc what the handler returns. */
+int jpki_account_api_authenticate(request_rec *r, int *rc);
 
 #define JPKI_ACCOUNT_CMDS                                                                      \
     AP_INIT_TAKE1("JPKIAccountStore", jpki_account_set_store, NULL, RSRC_CONF,                 \
@@ -108,7 +120,10 @@ const char *jpki_account_set_registration(cmd_parms *cmd, void *dc, const char *
     AP_INIT_TAKE1("JPKIRegistration", jpki_account_set_registration, NULL,                     \
                   OR_AUTHCFG | ACCESS_CONF,                                                    \
                   "Off, On (accept registration sessions) or Signing (and require a "         \
-                  "signing-certificate proof on the request)")
+                  "signing-certificate proof on the request)"),                           \
+    AP_INIT_TAKE1("JPKIAccountAPIToken", jpki_account_api_set_token, NULL, RSRC_CONF,          \
+                  "File holding the bearer token every caller of SetHandler jpki-account "    \
+                  "must send (required where the endpoint is mounted)")
 
 /* Hooks: authz providers, the jpki-account handler, fixups, the mod_dbd
  * statement preparation. Called from mod_jpki.c's register_hooks. */

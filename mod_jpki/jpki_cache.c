@@ -87,6 +87,22 @@ static const char *ns_args(apr_pool_t *p, int ns)
                        ".", ns_names[ns], paren, NULL);
 }
 
+int jpki_cache_check_config(server_rec *s)
+{
+    if (cache_conf.provider != NULL) {
+        return OK; /* JPKICache named a provider that exists */
+    }
+    if (ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, AP_SOCACHE_DEFAULT_PROVIDER,
+                           AP_SOCACHE_PROVIDER_VERSION) == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     JPKI_LOGNO(1120) "JPKICache is not set and the default socache provider "
+                     "(mod_socache_shmcb) is missing: LoadModule socache_shmcb_module, or set "
+                     "JPKICache");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
 int jpki_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     static struct ap_socache_hints hints = {32, 512, 60};

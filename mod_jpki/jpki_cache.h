@@ -26,6 +26,9 @@ typedef enum {
 
 const char *jpki_cache_set_spec(cmd_parms *cmd, void *dc, const char *arg);
 int jpki_cache_pre_config(apr_pool_t *pconf);
+/* check_config: the socache provider exists (so apachectl -t catches a
+ * missing mod_socache_shmcb when JPKICache is not set). */
+int jpki_cache_check_config(server_rec *s);
 int jpki_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 void jpki_cache_child_init(apr_pool_t *p, server_rec *s);
 

@@ -151,6 +151,18 @@ static int oid_in(const char *oid, const apr_array_header_t *list)
     return 0;
 }
 
+/* The first occurrence of the NUL-terminated needle within hay[0..len). */
+static const char *find_bounded(const char *hay, apr_size_t len, const char *needle)
+{
+    apr_size_t n = strlen(needle), i;
+    for (i = 0; n <= len && i <= len - n; i++) {
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, n) == 0) {
+            return hay + i;
+        }
+    }
+    return NULL;
+}
+
 /* Decode any accepted encoding into DER bytes. */
 static const unsigned char *decode_input(apr_pool_t *p, const char *in, apr_size_t len,
                                          apr_size_t *der_len, const char **code,
@@ -185,22 +197,32 @@ static const unsigned char *decode_input(apr_pool_t *p, const char *in, apr_size
         const char *b = in;
         const char *e = in + len;
         const unsigned char *der;
-        const char *s = strstr(in, pem_begin);
-        if (s != NULL && (apr_size_t)(s - in) < len) {
+        /* bounded: the input need not end with a NUL */
+        const char *s = find_bounded(in, len, pem_begin);
+        if (s != NULL) {
             const char *t;
             b = s + sizeof(pem_begin) - 1;
-            t = strstr(b, pem_end);
-            if (t == NULL || t > e) {
+            t = find_bounded(b, (apr_size_t)(e - b), pem_end);
+            if (t == NULL) {
                 *code = JPKI_E_CERT_MALFORMED;
                 *detail = "PEM certificate without END line";
                 return NULL;
             }
             e = t;
         }
-        der = jpki_util_b64_decode(p, b, (apr_size_t)(e - b), JPKI_CERT_MAX_DER, der_len);
+        /* Decode up to the input's own bound (at most 32 KiB, checked
+         * above) so that an oversized certificate is told apart from a
+         * malformed one. */
+        der = jpki_util_b64_decode(p, b, (apr_size_t)(e - b), JPKI_CERT_MAX_DER * 2, der_len);
         if (der == NULL) {
             *code = JPKI_E_CERT_MALFORMED;
-            *detail = "certificate is neither DER, PEM nor base64 of at most 16 KiB";
+            *detail = "certificate is neither DER, PEM nor base64";
+            return NULL;
+        }
+        if (*der_len > JPKI_CERT_MAX_DER) {
+            *code = JPKI_E_CERT_TOO_LARGE;
+            *detail = apr_psprintf(p, "certificate of %" APR_SIZE_T_FMT " bytes exceeds %d",
+                                   *der_len, JPKI_CERT_MAX_DER);
             return NULL;
         }
         return der;

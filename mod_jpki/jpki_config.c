@@ -376,7 +376,10 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                          "(development only)");
         }
     }
-    if (jpki_status_check_config(pconf, ptemp, s) != OK) {
+    if (jpki_cache_check_config(s) != OK || jpki_status_check_config(pconf, ptemp, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (jpki_account_api_check_config(pconf, ptemp, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return jpki_account_config_check(pconf, s);

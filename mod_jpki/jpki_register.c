@@ -8,8 +8,8 @@
  *    session.
  *  - SetHandler jpki-account: the internal endpoint the site's registration
  *    application calls to create an account and link serials to it, or to
- *    remove an account. It must only be reachable by the site itself
- *    (Require ip / local); docs/accounts.md.
+ *    remove an account. Callers authenticate with a bearer token
+ *    (JPKIAccountAPIToken, jpki_account_api.c); docs/accounts.md.
  */
 #include "jpki_account.h"
 #include "jpki_audit.h"
@@ -211,10 +211,13 @@ static void forget_age(request_rec *r, const char *account)
                       r->pool);
 }
 
-static int api_link(request_rec *r, json_t *o)
+/* link: new serials only (a serial on another account is a conflict);
+ * relink: moves serials from from_account, and only from there. */
+static int api_link(request_rec *r, json_t *o, int relink)
 {
-    int bad = 0, n, constraint, i, ok = 1;
+    int bad = 0, n, constraint, i, ok = 1, conflict = 0;
     const char *account = opt_field(o, "account", valid_account, &bad);
+    const char *from = opt_field(o, "from_account", valid_account, &bad);
     const char *auth = opt_field(o, "auth_serial", valid_serial, &bad);
     const char *sign = opt_field(o, "sign_serial", valid_serial, &bad);
     const char *pfid = opt_field(o, "platform_user_id", valid_user_id, &bad);
@@ -231,12 +234,15 @@ static int api_link(request_rec *r, json_t *o)
             birth = json_string_value(bd);
         }
     }
-    if (bad || account == NULL || (auth == NULL && sign == NULL)) {
+    if (bad || account == NULL || (auth == NULL && sign == NULL) ||
+        (relink ? from == NULL || strcmp(from, account) == 0 : from != NULL)) {
         return jpki_json_error(r, HTTP_BAD_REQUEST, "malformed_request",
                                "link needs account (letters, digits, ._@:+-) and auth_serial "
-                               "and/or sign_serial (normalised form); birth_date is YYYY-MM-DD");
+                               "and/or sign_serial (normalised form); relink also needs "
+                               "from_account (another account); birth_date is YYYY-MM-DD");
     }
     account = apr_pstrdup(r->pool, account);
+    from = from ? apr_pstrdup(r->pool, from) : NULL;
     serials[0] = auth ? apr_pstrdup(r->pool, auth) : NULL;
     serials[1] = sign ? apr_pstrdup(r->pool, sign) : NULL;
     types[0] = "auth";
@@ -277,6 +283,18 @@ static int api_link(request_rec *r, json_t *o)
             break;
         }
         other = rows->nelts ? APR_ARRAY_IDX(rows, 0, const char **)[0] : NULL;
+        if (relink ? other == NULL || strcmp(other, from) != 0
+                   : other != NULL && strcmp(other, account) != 0) {
+            conflict = 1; /* never a silent move */
+            ok = 0;
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          JPKI_LOGNO(0774) "jpki-account %s refused: serial=%s is linked to "
+                          "%s%s, not to %s (code=%s)",
+                          relink ? "relink" : "link", serials[i],
+                          other ? "account=" : "no account", other ? other : "",
+                          relink ? from : "another account", JPKI_E_ACCOUNT_LINK_CONFLICT);
+            break;
+        }
         if (other == NULL) {
             args[0] = serials[i];
             args[1] = account;
@@ -295,16 +313,28 @@ static int api_link(request_rec *r, json_t *o)
                 ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                               JPKI_LOGNO(0760) "serial=%s moved from account=%s to account=%s",
                               serials[i], other, account);
+                jpki_audit_decision(r, "serial_unlinked", "relink", "api", serials[i], other);
             }
         }
     }
     if (jpki_sql_end(r, db, ok) != APR_SUCCESS || !ok) {
+        if (conflict) { /* rolled back */
+            jpki_audit_decision(r, relink ? "account_relink_refused" : "account_link_refused",
+                                JPKI_E_ACCOUNT_LINK_CONFLICT, "api", NULL, account);
+            return jpki_json_error(r, HTTP_CONFLICT, JPKI_E_ACCOUNT_LINK_CONFLICT,
+                                   relink ? "A serial is not linked to from_account; "
+                                            "nothing was changed."
+                                          : "A serial is linked to another account; use "
+                                            "op relink with from_account to move it. "
+                                            "Nothing was changed.");
+        }
         return unavailable(r); /* rolled back: nothing half-written */
     }
     for (i = 0; i < 2; i++) {
         if (serials[i]) {
             jpki_account_cache_forget(r, serials[i]);
-            jpki_audit_decision(r, "relink", "ok", "api", serials[i], account);
+            jpki_audit_decision(r, relink ? "serial_relinked" : "serial_linked", "ok", "api",
+                                serials[i], account);
         }
     }
     forget_age(r, account);
@@ -370,6 +400,9 @@ int jpki_register_handler(request_rec *r)
     const char *why = NULL;
     int rc;
 
+    if (!jpki_account_api_authenticate(r, &rc)) {
+        return rc; /* before anything else: an unauthenticated caller learns nothing */
+    }
     if (r->method_number != M_POST) {
         apr_table_setn(r->err_headers_out, "Allow", "POST");
         return jpki_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
@@ -393,14 +426,17 @@ int jpki_register_handler(request_rec *r)
     }
     op = json_object_get(o, "op");
     if (json_is_string(op) && strcmp(json_string_value(op), "link") == 0) {
-        rc = api_link(r, o);
+        rc = api_link(r, o, 0);
+    }
+    else if (json_is_string(op) && strcmp(json_string_value(op), "relink") == 0) {
+        rc = api_link(r, o, 1);
     }
     else if (json_is_string(op) && strcmp(json_string_value(op), "remove") == 0) {
         rc = api_remove(r, o);
     }
     else {
         rc = jpki_json_error(r, HTTP_BAD_REQUEST, "malformed_request",
-                             "op must be \"link\" or \"remove\"");
+                             "op must be \"link\", \"relink\" or \"remove\"");
     }
     json_decref(o);
     return rc;

@@ -1,5 +1,6 @@
 /*
- * Certificate status: directives, the result cache shared by every
+ * Certificate status at request time (directives and start checks:
+ * jpki_status_config.c): the result cache shared by every
  * process (JPKICache, STATUS namespace), coalescing of concurrent checks
  * of one certificate, a circuit breaker shared through the same cache,
  * and the fail modes. The providers (jpki_status_platform.c,
@@ -13,7 +14,7 @@
  * the same source share answers (one fee per certificate per TTL) and
  * hosts asking different sources never see each other's answers.
  */
-#include "jpki_status.h"
+#include "jpki_status_defaults.h"
 #include "jpki_audit.h"
 #include "jpki_cache.h"
 #include "jpki_http.h"
@@ -24,461 +25,7 @@
 #include <openssl/sha.h>
 #include <openssl/err.h>
 
-#define DEFAULT_CONNECT_MS   2000
-#define DEFAULT_TOTAL_MS     5000
-#define DEFAULT_MAX_RESPONSE 65536
-#define DEFAULT_TTL_GOOD     300
-#define DEFAULT_TTL_REVOKED  86400
-#define DEFAULT_BREAKER_N    5
-#define DEFAULT_BREAKER_SECS 30
-#define DEFAULT_SKEW         300
-#define MAX_AGE_UNSET        -2
 #define POLL_INTERVAL        apr_time_from_msec(20)
-
-/* ------------------------------------------------------- configuration -- */
-
-static jpki_status_cfg_t *scfg(server_rec *s)
-{
-    return (jpki_status_cfg_t *)jpki_srv_cfg(s)->status_cfg;
-}
-
-void *jpki_status_cfg_create(apr_pool_t *p)
-{
-    jpki_status_cfg_t *c = apr_pcalloc(p, sizeof(*c));
-    c->pf_check_method = JPKI_UNSET;
-    c->ocsp_skew = JPKI_UNSET;
-    c->ocsp_max_age = MAX_AGE_UNSET;
-    c->ocsp_nonce = JPKI_UNSET;
-    c->connect_ms = JPKI_UNSET;
-    c->total_ms = JPKI_UNSET;
-    c->max_response = JPKI_UNSET;
-    c->ttl_good = JPKI_UNSET;
-    c->ttl_revoked = JPKI_UNSET;
-    c->fail_mode = JPKI_UNSET;
-    c->grace_secs = JPKI_UNSET;
-    c->breaker_failures = JPKI_UNSET;
-    c->breaker_secs = JPKI_UNSET;
-    return c;
-}
-
-#define SMERGE_INT(f) m->f = (a->f == JPKI_UNSET) ? b->f : a->f
-#define SMERGE_PTR(f) m->f = (a->f == NULL) ? b->f : a->f
-
-void *jpki_status_cfg_merge(apr_pool_t *p, void *basev, void *addv)
-{
-    jpki_status_cfg_t *b = basev, *a = addv;
-    jpki_status_cfg_t *m = apr_pcalloc(p, sizeof(*m));
-    SMERGE_PTR(pf_url);
-    SMERGE_PTR(pf_token_file);
-    SMERGE_PTR(pf_ca);
-    SMERGE_PTR(pf_client_cert);
-    SMERGE_PTR(pf_client_key);
-    SMERGE_INT(pf_check_method);
-    SMERGE_PTR(ocsp_url);
-    SMERGE_PTR(ocsp_signer_files);
-    SMERGE_INT(ocsp_skew);
-    m->ocsp_max_age = a->ocsp_max_age == MAX_AGE_UNSET ? b->ocsp_max_age : a->ocsp_max_age;
-    SMERGE_INT(ocsp_nonce);
-    SMERGE_INT(connect_ms);
-    SMERGE_INT(total_ms);
-    SMERGE_INT(max_response);
-    SMERGE_INT(ttl_good);
-    SMERGE_INT(ttl_revoked);
-    SMERGE_INT(fail_mode);
-    SMERGE_INT(grace_secs);
-    SMERGE_INT(breaker_failures);
-    SMERGE_INT(breaker_secs);
-    return m;
-}
-
-static int int_or(int v, int dflt)
-{
-    return v == JPKI_UNSET ? dflt : v;
-}
-
-void jpki_status_http_defaults(const jpki_status_cfg_t *sc, long *connect_ms, long *total_ms,
-                               apr_size_t *max_response)
-{
-    *connect_ms = int_or(sc->connect_ms, DEFAULT_CONNECT_MS);
-    *total_ms = int_or(sc->total_ms, DEFAULT_TOTAL_MS);
-    *max_response = (apr_size_t)int_or(sc->max_response, DEFAULT_MAX_RESPONSE);
-}
-
-static const char *parse_int(cmd_parms *cmd, const char *arg, int min, int max, int *out)
-{
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < min || v > max) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from %d to %d",
-                            cmd->cmd->name, arg, min, max);
-    }
-    *out = (int)v;
-    return NULL;
-}
-
-/* Seconds with up to 3 decimals -> ms. */
-static const char *parse_secs_ms(cmd_parms *cmd, const char *arg, int min_ms, int max_ms,
-                                 int *out)
-{
-    char *end;
-    double v = strtod(arg, &end);
-    if (*arg == '\0' || *end != '\0' || v * 1000.0 < min_ms || v * 1000.0 > max_ms) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of seconds from %g to %g",
-                            cmd->cmd->name, arg, min_ms / 1000.0, max_ms / 1000.0);
-    }
-    *out = (int)(v * 1000.0 + 0.5);
-    return NULL;
-}
-
-static const char *check_url(cmd_parms *cmd, const char *arg, int https_only)
-{
-    if (!(strncasecmp(arg, "https://", 8) == 0 ||
-          (!https_only && strncasecmp(arg, "http://", 7) == 0)) ||
-        strpbrk(arg, " \t\r\n\"<>\\") != NULL) {
-        return apr_psprintf(cmd->pool, "%s: '%s' must be an %s URL", cmd->cmd->name, arg,
-                            https_only ? "https://" : "http:// or https://");
-    }
-    return NULL;
-}
-
-const char *jpki_status_set_platform_url(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *err = check_url(cmd, arg, 1);
-    char *u;
-    apr_size_t n;
-    (void)dc;
-    if (err) {
-        return err;
-    }
-    u = apr_pstrdup(cmd->pool, arg);
-    n = strlen(u);
-    while (n > 8 && u[n - 1] == '/') {
-        u[--n] = '\0';
-    }
-    scfg(cmd->server)->pf_url = u;
-    return NULL;
-}
-
-const char *jpki_status_set_file(cmd_parms *cmd, void *dc, const char *arg)
-{
-    jpki_status_cfg_t *sc = scfg(cmd->server);
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-    (void)dc;
-    if (path == NULL) {
-        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
-    }
-    if (strcmp(cmd->info, "token") == 0) {
-        sc->pf_token_file = path;
-    }
-    else {
-        sc->pf_ca = path;
-    }
-    return NULL;
-}
-
-const char *jpki_status_set_client_cert(cmd_parms *cmd, void *dc, const char *cert,
-                                        const char *key)
-{
-    jpki_status_cfg_t *sc = scfg(cmd->server);
-    (void)dc;
-    sc->pf_client_cert = ap_server_root_relative(cmd->pool, cert);
-    sc->pf_client_key = ap_server_root_relative(cmd->pool, key);
-    if (sc->pf_client_cert == NULL || sc->pf_client_key == NULL) {
-        return "JPKIPlatformClientCert: invalid path";
-    }
-    return NULL;
-}
-
-const char *jpki_status_set_check_method(cmd_parms *cmd, void *dc, const char *arg)
-{
-    (void)dc;
-    if (strcasecmp(arg, "ocsp") == 0) {
-        scfg(cmd->server)->pf_check_method = 0;
-    }
-    else if (strcasecmp(arg, "crl") == 0) {
-        scfg(cmd->server)->pf_check_method = 1;
-    }
-    else {
-        return "JPKIPlatformCheckMethod: ocsp or crl";
-    }
-    return NULL;
-}
-
-const char *jpki_status_set_ocsp_url(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *err = check_url(cmd, arg, 0);
-    (void)dc;
-    if (err) {
-        return err;
-    }
-    scfg(cmd->server)->ocsp_url = arg;
-    return NULL;
-}
-
-const char *jpki_status_set_ocsp_signer(cmd_parms *cmd, void *dc, const char *arg)
-{
-    jpki_status_cfg_t *sc = scfg(cmd->server);
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-    (void)dc;
-    if (path == NULL) {
-        return apr_psprintf(cmd->pool, "JPKIOCSPSigner: invalid path '%s'", arg);
-    }
-    if (sc->ocsp_signer_files == NULL) {
-        sc->ocsp_signer_files = apr_array_make(cmd->pool, 2, sizeof(const char *));
-    }
-    APR_ARRAY_PUSH(sc->ocsp_signer_files, const char *) = path;
-    return NULL;
-}
-
-const char *jpki_status_set_int(cmd_parms *cmd, void *dc, const char *arg)
-{
-    jpki_status_cfg_t *sc = scfg(cmd->server);
-    (void)dc;
-    if (strcmp(cmd->info, "skew") == 0) {
-        return parse_int(cmd, arg, 0, 86400, &sc->ocsp_skew);
-    }
-    return parse_int(cmd, arg, 1024, 16 * 1024 * 1024, &sc->max_response);
-}
-
-const char *jpki_status_set_ocsp_max_age(cmd_parms *cmd, void *dc, const char *arg)
-{
-    (void)dc;
-    if (strcasecmp(arg, "off") == 0) {
-        scfg(cmd->server)->ocsp_max_age = -1;
-        return NULL;
-    }
-    return parse_int(cmd, arg, 0, 30 * 86400, &scfg(cmd->server)->ocsp_max_age);
-}
-
-const char *jpki_status_set_ocsp_nonce(cmd_parms *cmd, void *dc, int flag)
-{
-    (void)dc;
-    scfg(cmd->server)->ocsp_nonce = flag;
-    return NULL;
-}
-
-const char *jpki_status_set_timeout(cmd_parms *cmd, void *dc, const char *c, const char *t)
-{
-    jpki_status_cfg_t *sc = scfg(cmd->server);
-    const char *err;
-    (void)dc;
-    if ((err = parse_secs_ms(cmd, c, 100, 60000, &sc->connect_ms)) != NULL ||
-        (err = parse_secs_ms(cmd, t, 100, 120000, &sc->total_ms)) != NULL) {
-        return err;
-    }
-    if (sc->total_ms < sc->connect_ms) {
-        return "JPKIHTTPTimeout: the total limit must not be shorter than the connect limit";
-    }
-    return NULL;
-}
-
-const char *jpki_status_set_ttl(cmd_parms *cmd, void *dc, const char *good, const char *rev)
-{
-    jpki_status_cfg_t *sc = scfg(cmd->server);
-    const char *err;
-    (void)dc;
-    if ((err = parse_int(cmd, good, 1, 86400, &sc->ttl_good)) != NULL) {
-        return err;
-    }
-    if (rev != NULL) {
-        return parse_int(cmd, rev, 1, 30 * 86400, &sc->ttl_revoked);
-    }
-    return NULL;
-}
-
-const char *jpki_status_set_fail_mode(cmd_parms *cmd, void *dc, const char *mode,
-                                      const char *secs)
-{
-    jpki_status_cfg_t *sc = scfg(cmd->server);
-    (void)dc;
-    if (strcasecmp(mode, "closed") == 0 && secs == NULL) {
-        sc->fail_mode = 0;
-        sc->grace_secs = 0;
-        return NULL;
-    }
-    if (strcasecmp(mode, "grace") == 0 && secs != NULL) {
-        sc->fail_mode = 1;
-        return parse_int(cmd, secs, 1, 7 * 86400, &sc->grace_secs);
-    }
-    return "JPKIStatusFailMode: 'closed' or 'grace <seconds>'";
-}
-
-const char *jpki_status_set_breaker(cmd_parms *cmd, void *dc, const char *n, const char *secs)
-{
-    jpki_status_cfg_t *sc = scfg(cmd->server);
-    const char *err;
-    (void)dc;
-    if (strcasecmp(n, "off") == 0 && secs == NULL) {
-        sc->breaker_failures = 0;
-        sc->breaker_secs = 0;
-        return NULL;
-    }
-    if (secs == NULL) {
-        return "JPKIStatusBreaker: '<failures> <seconds>' or 'off'";
-    }
-    if ((err = parse_int(cmd, n, 1, 1000, &sc->breaker_failures)) != NULL) {
-        return err;
-    }
-    return parse_int(cmd, secs, 1, 3600, &sc->breaker_secs);
-}
-
-static const char *read_token(apr_pool_t *p, const char *file, const char **err)
-{
-    apr_file_t *f;
-    char buf[4097];
-    apr_size_t n = sizeof(buf) - 1;
-    apr_status_t rv;
-    char *s, *e;
-    *err = NULL;
-    if ((rv = apr_file_open(&f, file, APR_FOPEN_READ, 0, p)) != APR_SUCCESS) {
-        *err = "cannot be opened";
-        return NULL;
-    }
-    rv = apr_file_read_full(f, buf, n, &n);
-    apr_file_close(f);
-    if (rv != APR_SUCCESS && rv != APR_EOF) {
-        *err = "cannot be read";
-        return NULL;
-    }
-    if (n >= sizeof(buf) - 1) {
-        *err = "is larger than 4 KiB";
-        return NULL;
-    }
-    buf[n] = '\0';
-    for (s = buf; *s && apr_isspace(*s); s++) {
-    }
-    for (e = s + strlen(s); e > s && apr_isspace(e[-1]); e--) {
-    }
-    *e = '\0';
-    if (*s == '\0') {
-        *err = "is empty";
-        return NULL;
-    }
-    for (e = s; *e; e++) {
-        if (!apr_isgraph(*e)) {
-            *err = "contains spaces or control characters";
-            return NULL;
-        }
-    }
-    return apr_pstrdup(p, s);
-}
-
-static int readable(apr_pool_t *p, const char *file)
-{
-    apr_finfo_t fi;
-    return file && apr_stat(&fi, file, APR_FINFO_TYPE, p) == APR_SUCCESS && fi.filetype == APR_REG;
-}
-
-static apr_status_t signers_free(void *d)
-{
-    sk_X509_pop_free(d, X509_free);
-    return APR_SUCCESS;
-}
-
-static const char *load_signers(apr_pool_t *p, jpki_status_cfg_t *sc)
-{
-    int i;
-    sc->ocsp_signers = sk_X509_new_null();
-    apr_pool_cleanup_register(p, sc->ocsp_signers, signers_free, apr_pool_cleanup_null);
-    for (i = 0; sc->ocsp_signer_files && i < sc->ocsp_signer_files->nelts; i++) {
-        const char *file = APR_ARRAY_IDX(sc->ocsp_signer_files, i, const char *);
-        BIO *b = BIO_new_file(file, "r");
-        X509 *x;
-        int n = 0;
-        while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-            sk_X509_push(sc->ocsp_signers, x);
-            n++;
-        }
-        BIO_free(b);
-        ERR_clear_error();
-        if (n == 0) {
-            return apr_psprintf(p, "JPKIOCSPSigner %s: no PEM certificate could be read", file);
-        }
-    }
-    return NULL;
-}
-
-static void make_source_id(apr_pool_t *p, jpki_status_cfg_t *sc, int provider)
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    const char *s = apr_pstrcat(
-        p, provider == JPKI_STATUS_PROVIDER_PLATFORM ? "platform|" : "ocsp|",
-        provider == JPKI_STATUS_PROVIDER_PLATFORM ? sc->pf_url : sc->ocsp_url, "|",
-        sc->pf_ca ? sc->pf_ca : "-", "|", sc->pf_check_method == 1 ? "crl" : "ocsp", NULL);
-    SHA256((const unsigned char *)s, strlen(s), md);
-    sc->source_id = jpki_util_hex(p, md, 8);
-}
-
-int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
-{
-    server_rec *vs;
-    for (vs = s; vs != NULL; vs = vs->next) {
-        jpki_srv_cfg_t *c = jpki_srv_cfg(vs);
-        jpki_status_cfg_t *sc = c->status_cfg;
-        const char *err = NULL, *what = NULL;
-        if (c->status_provider == JPKI_STATUS_PROVIDER_PLATFORM) {
-            if (sc->pf_url == NULL) {
-                what = "JPKIPlatformURL is required with JPKIStatusProvider platform";
-            }
-            else if (sc->pf_token_file == NULL) {
-                what = "JPKIPlatformTokenFile is required with JPKIStatusProvider platform "
-                       "(the bearer token is never written in httpd.conf)";
-            }
-            else if (sc->pf_ca == NULL) {
-                what = "JPKIPlatformCA is required with JPKIStatusProvider platform (the "
-                       "platform operator's CA is pinned)";
-            }
-            else if (!readable(ptemp, sc->pf_ca)) {
-                what = apr_psprintf(ptemp, "JPKIPlatformCA %s: not a readable file", sc->pf_ca);
-            }
-            else if (sc->pf_client_cert && (!readable(ptemp, sc->pf_client_cert) ||
-                                            !readable(ptemp, sc->pf_client_key))) {
-                what = "JPKIPlatformClientCert: certificate or key is not a readable file";
-            }
-            else if ((sc->pf_token = read_token(pconf, sc->pf_token_file, &err)) == NULL) {
-                what = apr_psprintf(ptemp, "JPKIPlatformTokenFile %s %s", sc->pf_token_file,
-                                    err);
-            }
-        }
-        else if (c->status_provider == JPKI_STATUS_PROVIDER_OCSP) {
-            if (sc->ocsp_url == NULL) {
-                what = "JPKIOCSPResponder is required with JPKIStatusProvider ocsp";
-            }
-            else if (strncasecmp(sc->ocsp_url, "https:", 6) == 0 && sc->pf_ca == NULL) {
-                what = "an https JPKIOCSPResponder needs JPKIPlatformCA (the CA its TLS "
-                       "certificate is pinned to)";
-            }
-            else if ((err = load_signers(pconf, sc)) != NULL) {
-                what = err;
-            }
-        }
-        else {
-            continue;
-        }
-        if (what != NULL) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs, JPKI_LOGNO(0502) "%s", what);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        if (c->trust == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
-                         JPKI_LOGNO(0503) "JPKIStatusProvider %s needs JPKITrustedCA",
-                         c->status_provider == JPKI_STATUS_PROVIDER_OCSP ? "ocsp" : "platform");
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        make_source_id(pconf, sc, c->status_provider);
-    }
-    return OK;
-}
-
-void jpki_status_post_config(apr_pool_t *pconf)
-{
-    jpki_http_global_init(pconf);
-}
-
-void jpki_status_child_init(apr_pool_t *p, server_rec *s)
-{
-    jpki_http_child_init(p, s);
-}
 
 /* -------------------------------------------------------- cache entries -- */
 
@@ -688,7 +235,7 @@ static void breaker_record(request_rec *r, const jpki_status_cfg_t *sc, const ch
     }
 }
 
-/* -------------------------------------------------------------- lookup -- */
+/* -------------------------------------------------------------- call -- */
 
 static const char *provider_name(const jpki_srv_cfg_t *cfg)
 {
@@ -739,6 +286,97 @@ static int call_source(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_sta
     return ok;
 }
 
+/* --------------------------------------------------- coalesced answers -- */
+
+/* What the leader of a coalesced call leaves for its waiters when its
+ * answer is not a cache entry: a definite refusal about the certificate
+ * (e.g. cert_status_unknown) is handed on, so no waiter mistakes it for
+ * "no answer" and passes by grace; an answer bound to the leader's own
+ * request (signature_invalid, or a GOOD/REVOKED already past its
+ * nextUpdate) tells the waiters to ask the source themselves; no answer
+ * at all says so (the waiters may pass by grace). Kept only as long as the
+ * call could have lasted, plus 2 s. A waiter that finds neither an entry
+ * nor an outcome once the call is over (the cache lost them) fails closed. */
+#define OUTCOME_CALL_SELF "-"
+#define OUTCOME_NO_ANSWER "?"
+
+static void outcome_put(request_rec *r, const jpki_status_cfg_t *sc,
+                        const jpki_status_query_t *q, const jpki_status_result_t *res,
+                        int answered, apr_time_t deadline)
+{
+    const char *v = OUTCOME_CALL_SELF;
+    apr_status_t rv;
+    if (!answered) {
+        v = OUTCOME_NO_ANSWER;
+    }
+    else if (res->refusal != NULL && strcmp(res->refusal, "signature_invalid") != 0) {
+        v = res->refusal;
+    }
+    else if (res->refusal == NULL &&
+             (res->status == JPKI_STATUS_GOOD || res->status == JPKI_STATUS_REVOKED) &&
+             (res->valid_until == 0 || res->valid_until > res->checked_at)) {
+        return; /* kept as a cache entry: the waiters read that */
+    }
+    rv = jpki_cache_store(r->server, JPKI_NS_STATUS, key_of(r->pool, "o", sc, q->serial), v,
+                          strlen(v), deadline + apr_time_from_sec(2), r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      JPKI_LOGNO(0580) "status cache store failed (JPKICache): requests "
+                      "waiting on this status call answer status_unavailable");
+    }
+}
+
+/* 1 with *v set when the leader left an outcome, else 0. */
+static int outcome_get(request_rec *r, const jpki_status_cfg_t *sc, const jpki_status_query_t *q,
+                       char **v)
+{
+    return jpki_cache_get(r->server, JPKI_NS_STATUS, key_of(r->pool, "o", sc, q->serial),
+                          r->pool, v, NULL) == APR_SUCCESS;
+}
+
+enum { AWAIT_NO_ANSWER, AWAIT_ANSWERED, AWAIT_CALL_SELF, AWAIT_LOST };
+
+/* Wait for the leader's answer: a fresh cache entry, or its outcome. */
+static int await_leader(request_rec *r, const jpki_status_cfg_t *sc,
+                        const jpki_status_query_t *q, const char *skey, apr_time_t deadline,
+                        jpki_status_result_t *res)
+{
+    const char *fkey = key_of(r->pool, "f", sc, q->serial);
+    entry_t e;
+    char *m;
+    int gone = 0;
+    while (!gone && apr_time_now() < deadline) {
+        apr_sleep(POLL_INTERVAL);
+        /* read the marker first: once it is gone, the answer is in place */
+        gone = jpki_cache_get(r->server, JPKI_NS_STATUS, fkey, r->pool, &m, NULL) ==
+               APR_NOTFOUND;
+        if (entry_get(r, skey, &e) == 1 && entry_fresh(sc, &e, apr_time_now())) {
+            entry_to_result(&e, res);
+            return AWAIT_ANSWERED;
+        }
+        if (outcome_get(r, sc, q, &m)) {
+            if (strcmp(m, OUTCOME_CALL_SELF) == 0) {
+                return AWAIT_CALL_SELF;
+            }
+            if (strcmp(m, OUTCOME_NO_ANSWER) == 0) {
+                return AWAIT_NO_ANSWER;
+            }
+            res->status = JPKI_STATUS_UNKNOWN;
+            res->refusal = m;
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          JPKI_LOGNO(0581) "status %s serial=%s: the coalesced call was "
+                          "answered %s",
+                          q->purpose, q->serial, m);
+            return AWAIT_ANSWERED;
+        }
+    }
+    /* marker gone without a trace: the cache lost the answer; else the
+     * call is still running at our deadline (the source is that slow) */
+    return gone ? AWAIT_LOST : AWAIT_NO_ANSWER;
+}
+
+/* -------------------------------------------------------------- lookup -- */
+
 /* The status of q's certificate: fresh cache entry, else one coalesced
  * call. On no answer: res->status UNKNOWN with res->error, and *stale the
  * last GOOD entry if there is one (for the grace mode). */
@@ -780,30 +418,31 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
     deadline = now + apr_time_from_msec(tms) + apr_time_from_sec(2);
     rv = jpki_cache_add(r->server, JPKI_NS_STATUS, fkey, "1", 1, deadline, r->pool);
     if (rv == APR_EEXIST) {
-        while (apr_time_now() < deadline) {
-            apr_sleep(POLL_INTERVAL);
-            if (entry_get(r, skey, &e) == 1 && entry_fresh(sc, &e, apr_time_now())) {
-                entry_to_result(&e, res);
-                return;
-            }
-            {
-                char *m;
-                if (jpki_cache_get(r->server, JPKI_NS_STATUS, fkey, r->pool, &m, NULL) ==
-                    APR_NOTFOUND) {
-                    if (entry_get(r, skey, &e) == 1 && entry_fresh(sc, &e, apr_time_now())) {
-                        entry_to_result(&e, res);
-                        return;
-                    }
-                    break; /* the call we waited for got no answer */
-                }
-            }
+        switch (await_leader(r, sc, q, skey, deadline, res)) {
+        case AWAIT_ANSWERED:
+            return;
+        case AWAIT_CALL_SELF:
+            break; /* an answer bound to the leader's request: ask ourselves */
+        case AWAIT_LOST:
+            memset(stale, 0, sizeof(*stale)); /* the answer may have been definite */
+            res->status = JPKI_STATUS_UNKNOWN;
+            res->error = "coalesced_call_lost";
+            return;
+        default:
+            res->status = JPKI_STATUS_UNKNOWN;
+            res->error = "coalesced_call_failed";
+            return;
         }
-        res->status = JPKI_STATUS_UNKNOWN;
-        res->error = "coalesced_call_failed";
-        return;
     }
     leader = (rv == APR_SUCCESS); /* on a cache failure, call without coalescing */
+    if (leader) { /* an earlier call's outcome is not this call's */
+        jpki_cache_remove(r->server, JPKI_NS_STATUS, key_of(r->pool, "o", sc, q->serial),
+                          r->pool);
+    }
     ok = call_source(r, cfg, sc, q, res);
+    if (leader) {
+        outcome_put(r, sc, q, res, ok, deadline);
+    }
     if (ok && (res->status == JPKI_STATUS_GOOD || res->status == JPKI_STATUS_REVOKED) &&
         res->refusal == NULL) {
         if (res->valid_until && res->valid_until <= res->checked_at) {

@@ -172,6 +172,9 @@ int jpki_status_ocsp_call(request_rec *r, const jpki_status_cfg_t *sc,
                           const char **why);
 
 /* HTTP settings with defaults applied. */
+/* The effective JPKIOCSPMaxAge in seconds, -1 for none: unset means 600
+ * with JPKIOCSPRequireNonce Off, none with the nonce. */
+int jpki_status_ocsp_max_age(const jpki_status_cfg_t *sc);
 void jpki_status_http_defaults(const jpki_status_cfg_t *sc, long *connect_ms, long *total_ms,
                                apr_size_t *max_response);
 

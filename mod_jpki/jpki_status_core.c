@@ -339,6 +339,34 @@ unsigned char *jpki_ocsp_request(apr_pool_t *p, const OCSP_CERTID *id, int nonce
     return out;
 }
 
+/* OCSP_basic_verify trusts a JPKIOCSPSigner certificate as it is, with no
+ * time check (OCSP_TRUSTOTHER): the signer must be within its validity
+ * both now and when it signed (producedAt). */
+static const char *signer_in_validity(apr_pool_t *p, OCSP_BASICRESP *bs, STACK_OF(X509) *signers,
+                                      apr_time_t now, const char **why)
+{
+    X509 *signer = NULL;
+    apr_time_t nb, na, produced;
+    if (OCSP_resp_get0_signer(bs, &signer, signers) != 1 || signer == NULL) {
+        *why = "the responder certificate is not in the response nor in JPKIOCSPSigner";
+        return "ocsp_signature";
+    }
+    nb = jpki_cert_asn1_time(X509_get0_notBefore(signer));
+    na = jpki_cert_asn1_time(X509_get0_notAfter(signer));
+    produced = jpki_cert_asn1_time(OCSP_resp_get0_produced_at(bs));
+    if (nb == 0 || na == 0 || produced == 0) {
+        *why = "unreadable responder validity or producedAt";
+        return "ocsp_malformed";
+    }
+    if (now < nb || now > na || produced < nb || produced > na) {
+        *why = apr_psprintf(p, "the responder certificate (valid %s to %s) was not valid %s",
+                            jpki_util_time_iso(p, nb), jpki_util_time_iso(p, na),
+                            now < nb || now > na ? "now" : "when it signed (producedAt)");
+        return "ocsp_signer_expired";
+    }
+    return NULL;
+}
+
 const char *jpki_ocsp_check(apr_pool_t *p, const unsigned char *der, apr_size_t len,
                             OCSP_REQUEST *req, OCSP_CERTID *id, X509_STORE *store,
                             STACK_OF(X509) *signers, int require_nonce, long skew, long max_age,
@@ -391,6 +419,9 @@ const char *jpki_ocsp_check(apr_pool_t *p, const unsigned char *der, apr_size_t 
         *why = apr_psprintf(p, "responder signature or authorisation refused: %s",
                             e ? ERR_reason_error_string(e) : "verify failed");
         ERR_clear_error();
+        goto done;
+    }
+    if ((err = signer_in_validity(p, bs, signers, now, why)) != NULL) {
         goto done;
     }
     if (!OCSP_resp_find_status(bs, id, &status, &reason, &revtime, &thisupd, &nextupd)) {

@@ -95,7 +95,7 @@ int jpki_status_ocsp_call(request_rec *r, const jpki_status_cfg_t *sc,
                                                          : cfg->trust->auth_store,
                           sc->ocsp_signers, sc->ocsp_nonce != 0,
                           sc->ocsp_skew == JPKI_UNSET ? 300 : sc->ocsp_skew,
-                          sc->ocsp_max_age < 0 ? -1 : sc->ocsp_max_age, apr_time_now(), &ans,
+                          jpki_status_ocsp_max_age(sc), apr_time_now(), &ans,
                           why);
     if (err != NULL) {
         res->error = err;

@@ -1,6 +1,7 @@
 #include "jpki_util.h"
 
 #include <apr_base64.h>
+#include <apr_file_io.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <stdlib.h>
@@ -253,3 +254,45 @@ int jpki_return_to_valid(const char *s)
     return 0; /* still encoded after four rounds: refuse */
 }
 
+/* A secret (bearer token) from a file: surrounding whitespace trimmed,
+ * at most 4 KiB, no inner spaces. NULL with *err (what is wrong) on error. */
+const char *jpki_util_read_token(apr_pool_t *p, const char *file, const char **err)
+{
+    apr_file_t *f;
+    char buf[4097];
+    apr_size_t n = sizeof(buf) - 1;
+    apr_status_t rv;
+    char *s, *e;
+    *err = NULL;
+    if ((rv = apr_file_open(&f, file, APR_FOPEN_READ, 0, p)) != APR_SUCCESS) {
+        *err = "cannot be opened";
+        return NULL;
+    }
+    rv = apr_file_read_full(f, buf, n, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        *err = "cannot be read";
+        return NULL;
+    }
+    if (n >= sizeof(buf) - 1) {
+        *err = "is larger than 4 KiB";
+        return NULL;
+    }
+    buf[n] = '\0';
+    for (s = buf; *s && apr_isspace(*s); s++) {
+    }
+    for (e = s + strlen(s); e > s && apr_isspace(e[-1]); e--) {
+    }
+    *e = '\0';
+    if (*s == '\0') {
+        *err = "is empty";
+        return NULL;
+    }
+    for (e = s; *e; e++) {
+        if (!apr_isgraph(*e)) {
+            *err = "contains spaces or control characters";
+            return NULL;
+        }
+    }
+    return apr_pstrdup(p, s);
+}

@@ -39,4 +39,9 @@ int jpki_json_depth(const char *buf, apr_size_t len);
 /* Is this a same-origin relative path that is safe to redirect to? */
 int jpki_return_to_valid(const char *s);
 
+/* A secret (bearer token) read from a file: surrounding whitespace
+ * trimmed, at most 4 KiB, no inner spaces or control characters. NULL with
+ * *err ("cannot be opened", "is empty"...) on error. */
+const char *jpki_util_read_token(apr_pool_t *p, const char *file, const char **err);
+
 #endif

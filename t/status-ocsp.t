@@ -11,7 +11,7 @@ use File::Temp ();
 use JPKITest;
 use JPKIStatus;
 
-plan tests => 35;
+plan tests => 49;
 
 my $vars = Apache::Test::vars();
 my $port = $ENV{JPKI_OCSP_PORT};
@@ -78,16 +78,46 @@ like error_log_since($mark), qr/OCSP response refused \(ocsp_signature\)/, '... 
 # --- canned answers ---------------------------------------------------------------
 # make_answer(cert, signer, nonce?): the DER answer openssl gives to a
 # request about cert, written where the replay CGI serves it.
+# %o: index => another index file, past => seconds the responder's clock
+# is set back (an LD_PRELOAD shim over time(), so thisUpdate and producedAt
+# are that old: openssl ocsp has no option for it).
 sub make_answer {
-    my ($cert, $signer, $nonce, $extra) = @_;
+    my ($cert, $signer, $nonce, $extra, %o) = @_;
     my $d = File::Temp->newdir;
     system('openssl', 'ocsp', '-issuer', pki('auth-root-g1.crt'), '-cert', pki("$cert.crt"),
            ($nonce ? () : ('-no_nonce')), '-reqout', "$d/req.der") == 0 or die 'reqout';
-    system('openssl', 'ocsp', '-index', pki('ocsp-index-auth-g1.txt'), '-CA', pki('auth-root-g1.crt'),
+    local $ENV{LD_PRELOAD} = $o{past} ? time_shim() : $ENV{LD_PRELOAD};
+    local $ENV{JPKI_TIME_SHIFT} = $o{past} // 0;
+    system('openssl', 'ocsp', '-index', $o{index} // pki('ocsp-index-auth-g1.txt'), '-CA', pki('auth-root-g1.crt'),
            '-rsigner', pki("$signer.crt"), '-rkey', pki("$signer.key"), @{ $extra || [] },
            '-reqin', "$d/req.der", '-respout', "$replay.tmp") == 0 or die 'respout';
     chmod 0644, "$replay.tmp";
     rename "$replay.tmp", $replay or die;
+}
+
+my $shim;
+sub time_shim {
+    return $shim if $shim;
+    my $dir = "$vars->{t_logs}/time-shim";
+    mkdir $dir;
+    open my $c, '>', "$dir/shim.c" or die;
+    print $c <<'EOC';
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <time.h>
+time_t time(time_t *t)
+{
+    time_t (*real)(time_t *) = (time_t (*)(time_t *))dlsym(RTLD_NEXT, "time");
+    const char *s = getenv("JPKI_TIME_SHIFT");
+    time_t v = real(NULL) - (s ? atol(s) : 0);
+    if (t) *t = v;
+    return v;
+}
+EOC
+    close $c;
+    system('cc', '-shared', '-fPIC', '-o', "$dir/shim.so", "$dir/shim.c", '-ldl') == 0 or die 'cc shim';
+    return $shim = "$dir/shim.so";
 }
 
 sub canned_case {
@@ -116,6 +146,62 @@ canned_case('answer too old (JPKIOCSPMaxAge 2)', 'jpki_ocsp_canned_nn', 'auth-us
 make_answer('auth-user03', 'ocsp-auth-g1', 0);
 is vlogin(ua(), 'jpki_ocsp_canned_nn', 'auth-user03')->code, 200,
     'the same answer made fresh is accepted (so the refusals above were the checks)';
+
+# --- no nonce and no JPKIOCSPMaxAge: the default age limit (600 s) -----------------
+# A real, validly signed answer made 20 minutes ago, current by its
+# nextUpdate (1 day): without the default it could be replayed for a day.
+make_answer('auth-user15', 'ocsp-auth-g1', 0, ['-ndays', '1'], past => 1200);
+canned_case('20-minute-old answer, nonce off, JPKIOCSPMaxAge unset', 'jpki_ocsp_canned_nnd', 'auth-user15',
+            qr/OCSP response refused \(ocsp_stale\): thisUpdate is older than JPKIOCSPMaxAge/);
+make_answer('auth-user15', 'ocsp-auth-g1', 0, ['-ndays', '1'], past => 120);
+is vlogin(ua(), 'jpki_ocsp_canned_nnd', 'auth-user15')->code, 200,
+    'a 2-minute-old answer on the same host is accepted (so the refusal was the age)';
+
+# --- fees (issue 9 item 11d): an answered check costs its fee whatever the
+# answer (jpki-facts 5: per validity check), "unknown" included; errors cost nothing.
+# The responder's index without auth-user10: openssl ocsp answers "unknown".
+my $page = sub { json_of(ua()->get(ssl_url('/jpki-status', 'jpki_export'))) };
+my $prom = sub {
+    my ($y) = ua()->get(ssl_url('/jpki-status?format=prometheus', 'jpki_export'))->decoded_content
+        =~ /^jpki_fees_yen_total (\d+)$/m;
+    return $y;
+};
+{
+    my $serial = manifest()->{'auth-user10'}{serial};
+    my $idx = "$vars->{t_logs}/ocsp-index-no-user10.txt";
+    open my $in, '<', pki('ocsp-index-auth-g1.txt') or die;
+    open my $out, '>', $idx or die;
+    print $out grep { !/\t0*\Q$serial\E\t/i } <$in>;
+    close $out;
+    make_answer('auth-user10', 'ocsp-auth-g1', 0, [], index => $idx);
+}
+my ($before, $pbefore) = ($page->(), $prom->());
+$mark = error_log_mark();
+$res = vlogin(ua(), 'jpki_ocsp_canned_nn', 'auth-user10');
+is $res->code, 403, 'OCSP "unknown": 403';
+is json_of($res)->{error}, 'cert_status_unknown', '... cert_status_unknown';
+like error_log_since($mark), qr/"event":"status_call"(?=[^\n]*"provider":"ocsp")(?=[^\n]*"result":"unknown")(?=[^\n]*"yen":2[,}])/,
+    '... the audit line charges 2 yen (a user-authentication check)';
+my ($after, $pafter) = ($page->(), $prom->());
+is $after->{yen_spent} - $before->{yen_spent}, 2, '... yen_spent +2';
+is $pafter - $pbefore, 2, '... jpki_fees_yen_total +2 (Prometheus agrees)';
+is $after->{status_calls}{signature_verification}{auth}{answered}
+     - $before->{status_calls}{signature_verification}{auth}{answered}, 1, '... one answered call';
+# an error costs nothing (a refused answer: about another certificate)
+make_answer('auth-bob', 'ocsp-auth-g1', 0);
+$mark = error_log_mark();
+is vlogin(ua(), 'jpki_ocsp_canned_nn', 'auth-user10')->code, 503, 'an unusable answer: 503';
+like error_log_since($mark), qr/"event":"status_call"(?=[^\n]*"result":"error:ocsp_wrong_certificate")(?=[^\n]*"yen":0[,}])/,
+    '... costs 0 yen in the audit line';
+is $page->()->{yen_spent} - $after->{yen_spent}, 0, '... and nothing on the status page';
+# the documentation says the same
+for my $doc (qw(directives.md status-page.md)) {
+    open my $fh, '<', "$vars->{top_dir}/docs/$doc" or die "$doc: $!";
+    my $text = do { local $/; <$fh> };
+    my ($para) = $doc eq 'directives.md' ? $text =~ /^## JPKIFee\n(.*?)^## /ms
+                                         : $text =~ /^(\| `yen_spent` .*)$/m;
+    like $para // '', qr/`unknown`/, "docs/$doc: an \"unknown\" answer is charged too";
+}
 
 # --- responder gone: fail closed --------------------------------------------------
 kill TERM => $pid;

@@ -12,7 +12,7 @@ use HTTP::Request ();
 use JSON::PP ();
 use JPKITest;
 
-our @EXPORT = qw(serial_of alogin aget api sqlite_db sqlite sql_count state_dir);
+our @EXPORT = qw(serial_of alogin aget api api_token sqlite_db sqlite sql_count state_dir);
 
 sub serial_of {
     my ($name) = @_;
@@ -76,11 +76,23 @@ sub aget {
     return $ua->get(ssl_url($path, $vhost), Accept => 'application/json', @h);
 }
 
-# POST to the internal jpki-account endpoint.
+# The bearer token of the jpki-account endpoint (JPKIAccountAPIToken in
+# t/conf/jpki-account.conf.in).
+sub api_token {
+    open my $fh, '<', Apache::Test::vars()->{top_dir} . '/t/account/api-token' or die "api-token: $!";
+    my $t = <$fh>;
+    $t =~ s/\s+\z//;
+    return $t;
+}
+
+# POST to the internal jpki-account endpoint, with the bearer token unless
+# %h gives another Authorization (undef: none).
 sub api {
-    my ($vhost, $body) = @_;
+    my ($vhost, $body, %h) = @_;
     my $req = HTTP::Request->new(POST => ssl_url('/internal/account', $vhost));
     $req->header('Content-Type' => 'application/json');
+    my $auth = exists $h{Authorization} ? $h{Authorization} : 'Bearer ' . api_token();
+    $req->header(Authorization => $auth) if defined $auth;
     $req->content(ref $body ? JSON::PP::encode_json($body) : $body);
     return ua()->request($req);
 }

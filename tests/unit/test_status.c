@@ -18,6 +18,7 @@
 
 #include <openssl/pem.h>
 
+#include "jpki_cert.h"
 #include "jpki_status_core.h"
 
 static apr_pool_t *pool;
@@ -329,6 +330,33 @@ START_TEST(ocsp_refusals)
         sk_X509_push(sk, load("ocsp-rogue.crt"));
         err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, sk, 1, 300, -1,
                               apr_time_now(), &ans, &why);
+        ck_assert_msg(err == NULL, "%s: %s", err, why);
+        sk_X509_pop_free(sk, X509_free);
+    }
+    /* ... but only within its validity (issue 9 item 9): an answer that is
+     * still current by its nextUpdate (3000 days), checked the day after
+     * the authorised signer expired, is refused */
+    resp = respond(fx.der, fx.len, "ocsp-rogue", "-ndays 3000", &n);
+    {
+        STACK_OF(X509) *sk = sk_X509_new_null();
+        X509 *rogue = load("ocsp-rogue.crt");
+        apr_time_t na = jpki_cert_asn1_time(X509_get0_notAfter(rogue));
+        apr_time_t nb = jpki_cert_asn1_time(X509_get0_notBefore(rogue));
+        sk_X509_push(sk, rogue);
+        /* no nonce check here: the nonce matches, so the time is what counts */
+        err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, sk, 1, 1000 * 86400L, -1,
+                              na + apr_time_from_sec(86400), &ans, &why);
+        ck_assert_msg(err != NULL && strcmp(err, "ocsp_signer_expired") == 0, "%s: %s",
+                      err ? err : "accepted", why ? why : "");
+        ck_assert_ptr_nonnull(strstr(why, "not valid now"));
+        /* and before it was valid */
+        err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, sk, 1, 1000 * 86400L, -1,
+                              nb - apr_time_from_sec(3600), &ans, &why);
+        ck_assert_msg(err != NULL && strcmp(err, "ocsp_signer_expired") == 0, "%s: %s",
+                      err ? err : "accepted", why ? why : "");
+        /* the same answer at a time within the validity is accepted */
+        err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, sk, 1, 1000 * 86400L, -1,
+                              apr_time_now() + apr_time_from_sec(86400), &ans, &why);
         ck_assert_msg(err == NULL, "%s: %s", err, why);
         sk_X509_pop_free(sk, X509_free);
     }
