@@ -25,6 +25,7 @@ static const struct {
     {JPKI_E_CERT_TEST_HIERARCHY, "Test cards are not accepted here."},
     {"signature_invalid", "The card's signature does not match."},
     {"signature_malformed", "The signature could not be read."},
+    {JPKI_E_CHALLENGE_SCOPE, "This login was started on another site. Start again."},
     /* accounts (jpki_account.h) */
     {"no_account", "No account is linked to this card. Register first."},
     {"link_pending", "Your renewed card is not linked yet. Try again later."},
