@@ -11,8 +11,9 @@ use HTTP::Request ();
 use JSON::PP ();
 use JPKITest;
 use JPKIStatus qw(vurl vchallenge vlogin vget);
+use JPKIAccount qw(alogin aget sqlite_db);
 
-plan tests => 33;
+plan tests => 37;
 
 my $NAME = '__Host-jpki_session';
 sub session_cookie {
@@ -74,6 +75,19 @@ is $res->code, 200, 'host B of the same JPKISessionScope accepts it';
 like $res->decoded_content, qr/"REMOTE_USER"/, '... as an identity';
 is json_get('jpki_scope_prod', $site)->header('X-JPKI-Error'), 'session_scope',
     'a host outside the scope refuses it';
+
+# --- registration sessions are bound the same way ----------------------------------
+sqlite_db('reg');
+my $rua = ua();
+$res = alogin($rua, 'jpki_acct_reg', cert => 'auth-bob');
+is eval { json_of($res)->{registration} } ? 1 : 0, 1, 'a registration session on the account host';
+my $reg = session_cookie($res);
+$res = ua(no_cookies => 1)->get(vurl('jpki_acct_reg', '/register/env'), Cookie => $reg,
+                                Accept => 'application/json');
+is $res->code, 200, '... accepted by its own host\'s registration location';
+$res = json_get('jpki_scope_prod', $reg);
+is $res->code, 403, 'the registration session on another host: 403';
+is $res->header('X-JPKI-Error'), 'session_scope', '... session_scope (not no_account, not a login)';
 
 # --- challenges: issued on one host, redeemed on another -------------------------
 sub cross_login {
