@@ -56,8 +56,9 @@ const char *jpki_challenge_issue(request_rec *r, apr_status_t *rv)
     /* Path=/ whatever JPKISessionCookie's path: the login endpoint may
      * live outside the protected area the session cookie is scoped to. */
     apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   apr_psprintf(r->pool, "%s=%s; Path=/; Max-Age=%d; Secure; HttpOnly; "
-                                         "SameSite=Strict",
+                   apr_psprintf(r->pool,
+                                "%s=%s; Path=/; Max-Age=%d; Secure; HttpOnly; "
+                                "SameSite=Strict",
                                 prelogin_cookie_name(r), pre, lifetime + 60));
     text = jpki_util_b64url_encode(r->pool, nonce, sizeof(nonce));
     /* bound to this host's scope and policy too (jpki_scope.h) */
@@ -86,8 +87,7 @@ const char *jpki_challenge_consume(request_rec *r, const char *challenge,
     apr_time_t now = apr_time_now();
     const char *tomb = "{\"used\":1}";
 
-    *bytes = jpki_util_b64_decode(r->pool, challenge, strlen(challenge), JPKI_CHALLENGE_BYTES,
-                                  len);
+    *bytes = jpki_util_b64_decode(r->pool, challenge, strlen(challenge), JPKI_CHALLENGE_BYTES, len);
     if (*bytes == NULL || *len != JPKI_CHALLENGE_BYTES) {
         return JPKI_E_CHALLENGE_UNKNOWN;
     }
@@ -124,10 +124,11 @@ const char *jpki_challenge_consume(request_rec *r, const char *challenge,
     }
     /* Issued by another host (or under another policy): not ours to redeem. */
     if (strcmp(scope, jpki_scope_id(c)) != 0 || strcmp(policy, jpki_scope_policy(c)) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      JPKI_LOGNO(0320) "challenge refused (" JPKI_E_CHALLENGE_SCOPE "): issued "
-                      "for %s under policy %.16s, this host is %s with policy %.16s",
-                      scope, policy, jpki_scope_id(c), jpki_scope_policy(c));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            JPKI_LOGNO(0320) "challenge refused (" JPKI_E_CHALLENGE_SCOPE "): issued "
+                             "for %s under policy %.16s, this host is %s with policy %.16s",
+            scope, policy, jpki_scope_id(c), jpki_scope_policy(c));
         return JPKI_E_CHALLENGE_SCOPE;
     }
     if (apr_time_sec(now) > exp) {

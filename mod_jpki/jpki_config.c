@@ -107,26 +107,33 @@ static const char *set_cookie(cmd_parms *cmd, void *dc, const char *name, const 
     }
     for (s = name; *s; s++) {
         if (!(apr_isalnum(*s) || *s == '_' || *s == '-' || *s == '.')) {
-            return apr_psprintf(cmd->pool, "JPKISessionCookie: invalid cookie name '%s' "
-                                           "(letters, digits, '_', '-', '.')", name);
+            return apr_psprintf(cmd->pool,
+                                "JPKISessionCookie: invalid cookie name '%s' "
+                                "(letters, digits, '_', '-', '.')",
+                                name);
         }
     }
     path = path ? path : JPKI_DEFAULT_COOKIE_PATH;
     if (path[0] != '/' || strpbrk(path, ";, \t\r\n") != NULL) {
-        return apr_psprintf(cmd->pool, "JPKISessionCookie: path '%s' must start with '/' and "
-                                       "contain no ';', ',' or spaces", path);
+        return apr_psprintf(cmd->pool,
+                            "JPKISessionCookie: path '%s' must start with '/' and "
+                            "contain no ';', ',' or spaces",
+                            path);
     }
     /* Path=/ can and therefore must use __Host- (no sibling subdomain can
      * plant it); browsers drop a __Host- cookie with any other path. */
     if (strcmp(path, "/") == 0 && strncmp(name, JPKI_COOKIE_HOST_PREFIX, 7) != 0) {
-        return apr_psprintf(cmd->pool, "JPKISessionCookie: with path '/' the name must start "
-                                       "with '__Host-' (e.g. __Host-%s)",
+        return apr_psprintf(cmd->pool,
+                            "JPKISessionCookie: with path '/' the name must start "
+                            "with '__Host-' (e.g. __Host-%s)",
                             host_prefix ? name + 7 : name);
     }
     if (strcmp(path, "/") != 0 && host_prefix) {
-        return apr_psprintf(cmd->pool, "JPKISessionCookie: a '__Host-' cookie must have path "
-                                       "'/', not '%s' (use a name without the prefix, e.g. "
-                                       "__Secure-%s)", path, name + 7);
+        return apr_psprintf(cmd->pool,
+                            "JPKISessionCookie: a '__Host-' cookie must have path "
+                            "'/', not '%s' (use a name without the prefix, e.g. "
+                            "__Secure-%s)",
+                            path, name + 7);
     }
     c->cookie_name = name;
     c->cookie_path = path;

@@ -19,8 +19,10 @@ const char *jpki_scope_set(cmd_parms *cmd, void *dc, const char *arg)
     }
     for (s = arg; *s; s++) {
         if (!(apr_isalnum(*s) || *s == '_' || *s == '-' || *s == '.')) {
-            return apr_psprintf(cmd->pool, "JPKISessionScope: invalid name '%s' "
-                                           "(letters, digits, '_', '-', '.')", arg);
+            return apr_psprintf(cmd->pool,
+                                "JPKISessionScope: invalid name '%s' "
+                                "(letters, digits, '_', '-', '.')",
+                                arg);
         }
     }
     jpki_srv_cfg(cmd->server)->session_scope = arg;
@@ -131,7 +133,7 @@ int jpki_scope_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         if (desc == NULL) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
                          JPKI_LOGNO(0120) "JPKISessionScope: cannot fingerprint the trust "
-                         "anchors (JPKITrustedCA)");
+                                          "anchors (JPKITrustedCA)");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         SHA256((const unsigned char *)desc, strlen(desc), md);
@@ -155,12 +157,14 @@ int jpki_scope_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                 strcmp(c->policy_hash, d->policy_hash) == 0) {
                 continue;
             }
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, ws,
-                         JPKI_LOGNO(0122) "JPKISessionScope %s: %s and %s share the scope "
-                         "but differ in %s; a session proven on one would be accepted by the "
-                         "other. Make the settings equal or use different scope names.",
-                         c->session_scope, host_scope(ptemp, vs) + 5, host_scope(ptemp, ws) + 5,
-                         first_difference(ptemp, c->policy_desc, d->policy_desc));
+            ap_log_error(
+                APLOG_MARK, APLOG_EMERG, 0, ws,
+                JPKI_LOGNO(
+                    0122) "JPKISessionScope %s: %s and %s share the scope "
+                          "but differ in %s; a session proven on one would be accepted by the "
+                          "other. Make the settings equal or use different scope names.",
+                c->session_scope, host_scope(ptemp, vs) + 5, host_scope(ptemp, ws) + 5,
+                first_difference(ptemp, c->policy_desc, d->policy_desc));
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }

@@ -34,8 +34,7 @@ const char *jpki_session_prelogin_cookie_name(apr_pool_t *p, const jpki_srv_cfg_
     /* Path=/ always: __Host- whatever the session cookie's own prefix. */
     if (strncmp(name, JPKI_COOKIE_HOST_PREFIX, 7) == 0) {
         name += 7;
-    }
-    else if (strncmp(name, "__Secure-", 9) == 0) {
+    } else if (strncmp(name, "__Secure-", 9) == 0) {
         name += 9;
     }
     return apr_pstrcat(p, JPKI_COOKIE_HOST_PREFIX, name, "_pre", NULL);
@@ -80,15 +79,15 @@ static void session_end(request_rec *r, const char *id)
     jpki_srv_cfg_t *c = jpki_srv_cfg(r->server);
     const char *one = "1";
     /* Outlives any record a late writer could store (session_expiry). */
-    apr_time_t until = apr_time_now() +
-                       apr_time_from_sec(jpki_cfg_session_max_age(c) + 300);
-    apr_status_t rv = jpki_cache_store(r->server, JPKI_NS_SESSION, tombstone_key(r->pool, id),
-                                       one, 1, until, r->pool);
+    apr_time_t until = apr_time_now() + apr_time_from_sec(jpki_cfg_session_max_age(c) + 300);
+    apr_status_t rv = jpki_cache_store(r->server, JPKI_NS_SESSION, tombstone_key(r->pool, id), one,
+                                       1, until, r->pool);
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      JPKI_LOGNO(0420) "session %s: cannot store its end marker (JPKICache); "
-                      "the record is removed, a concurrent refresh could restore it",
-                      jpki_session_log_id(r->pool, id));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, rv, r,
+            JPKI_LOGNO(0420) "session %s: cannot store its end marker (JPKICache); "
+                             "the record is removed, a concurrent refresh could restore it",
+            jpki_session_log_id(r->pool, id));
     }
     jpki_cache_remove(r->server, JPKI_NS_SESSION, id, r->pool);
 }
@@ -121,7 +120,7 @@ static int in_scope(request_rec *r, const jpki_srv_cfg_t *c, const char *id, con
     }
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                   JPKI_LOGNO(0421) "session %s refused (" JPKI_E_SESSION_SCOPE "): issued for %s "
-                  "under policy %.16s, this host is %s with policy %.16s",
+                                   "under policy %.16s, this host is %s with policy %.16s",
                   jpki_session_log_id(r->pool, id), scope, policy, jpki_scope_id(c),
                   jpki_scope_policy(c));
     return 0;
@@ -149,8 +148,8 @@ static apr_status_t record_store(request_rec *r, jpki_session_t *s)
     }
     rec = apr_pstrcat(r->pool, RECORD_MAGIC, jpki_scope_policy(c), " ", jpki_scope_id(c), "\n",
                       json, NULL);
-    rv = jpki_cache_store(r->server, JPKI_NS_SESSION, s->id, rec, strlen(rec),
-                          session_expiry(c, s), r->pool);
+    rv = jpki_cache_store(r->server, JPKI_NS_SESSION, s->id, rec, strlen(rec), session_expiry(c, s),
+                          r->pool);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       JPKI_LOGNO(0404) "session %s: cannot store the record (JPKICache)",
@@ -164,10 +163,11 @@ static apr_status_t record_store(request_rec *r, jpki_session_t *s)
 static void ended_removed(request_rec *r, const char *id, const char *when)
 {
     jpki_cache_remove(r->server, JPKI_NS_SESSION, id, r->pool);
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                  JPKI_LOGNO(0422) "session %s had ended (logout, revocation or account "
-                  "removal); the record a concurrent request wrote back is removed (%s)",
-                  jpki_session_log_id(r->pool, id), when);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_NOTICE, 0, r,
+        JPKI_LOGNO(0422) "session %s had ended (logout, revocation or account "
+                         "removal); the record a concurrent request wrote back is removed (%s)",
+        jpki_session_log_id(r->pool, id), when);
 }
 
 apr_status_t jpki_session_save(request_rec *r, jpki_session_t *s)
@@ -262,13 +262,11 @@ jpki_session_state_e jpki_session_load(request_rec *r, jpki_session_t **out)
     }
     if (now - s->last_seen > apr_time_from_sec(jpki_cfg_session_idle(c)) ||
         now - s->created > apr_time_from_sec(jpki_cfg_session_max_age(c))) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      JPKI_LOGNO(0403) "session %s expired (%s) serial=%s",
-                      jpki_session_log_id(r->pool, id),
-                      now - s->created > apr_time_from_sec(jpki_cfg_session_max_age(c))
-                          ? "max age"
-                          : "idle",
-                      s->ident.serial);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r, JPKI_LOGNO(0403) "session %s expired (%s) serial=%s",
+            jpki_session_log_id(r->pool, id),
+            now - s->created > apr_time_from_sec(jpki_cfg_session_max_age(c)) ? "max age" : "idle",
+            s->ident.serial);
         jpki_cache_remove(r->server, JPKI_NS_SESSION, id, r->pool);
         jpki_audit_decision(r, "session_expired", "session_expired", s->ident.method,
                             s->ident.serial, s->ident.account);

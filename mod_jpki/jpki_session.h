@@ -11,16 +11,16 @@
 #include "jpki_identity.h"
 
 typedef enum {
-    JPKI_SESSION_NONE = 0,   /* no cookie, or no such record */
+    JPKI_SESSION_NONE = 0, /* no cookie, or no such record */
     JPKI_SESSION_OK,
-    JPKI_SESSION_EXPIRED,    /* idle or absolute lifetime over (record removed) */
+    JPKI_SESSION_EXPIRED,     /* idle or absolute lifetime over (record removed) */
     JPKI_SESSION_BACKEND_ERR, /* the cache failed: not the same as "no session" */
     JPKI_SESSION_SCOPE        /* issued by another host or under another policy */
 } jpki_session_state_e;
 
 /* Stable error codes (docs/errors.md) */
-#define JPKI_E_SESSION_SCOPE       "session_scope"
-#define JPKI_E_LOGOUT_CROSS_SITE   "logout_cross_site"
+#define JPKI_E_SESSION_SCOPE     "session_scope"
+#define JPKI_E_LOGOUT_CROSS_SITE "logout_cross_site"
 
 typedef struct jpki_session_t {
     const char *id; /* cookie value; never logged */

@@ -253,11 +253,10 @@ int jpki_return_to_valid(const char *s)
     return 0; /* still encoded after four rounds: refuse */
 }
 
-
 static int cookie_value_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 const char *jpki_util_cookie_get(apr_pool_t *p, const char *header, const char *name)
@@ -265,8 +264,8 @@ const char *jpki_util_cookie_get(apr_pool_t *p, const char *header, const char *
     apr_size_t nlen = name ? strlen(name) : 0;
     const char *q = header, *found = NULL, *end = NULL;
 
-    if (header == NULL || nlen == 0 || strnlen(header, JPKI_UTIL_COOKIE_HEADER_MAX + 1) >
-                                             JPKI_UTIL_COOKIE_HEADER_MAX) {
+    if (header == NULL || nlen == 0 ||
+        strnlen(header, JPKI_UTIL_COOKIE_HEADER_MAX + 1) > JPKI_UTIL_COOKIE_HEADER_MAX) {
         return NULL;
     }
     while (*q) {

@@ -50,8 +50,7 @@ START_TEST(cookie_get)
 {
     char *big;
     const char *v43 = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
-    ck_assert_str_eq(jpki_util_cookie_get(pool, "a=1; __Host-s=xyz_-9; b=2", "__Host-s"),
-                     "xyz_-9");
+    ck_assert_str_eq(jpki_util_cookie_get(pool, "a=1; __Host-s=xyz_-9; b=2", "__Host-s"), "xyz_-9");
     ck_assert_str_eq(jpki_util_cookie_get(pool, "__Host-s=abc", "__Host-s"), "abc");
     ck_assert_str_eq(jpki_util_cookie_get(pool, "x=1;\t__Host-s=abc ;y=2", "__Host-s"), "abc");
     ck_assert_str_eq(jpki_util_cookie_get(pool, apr_pstrcat(pool, "s=", v43, NULL), "s"), v43);
@@ -71,8 +70,8 @@ START_TEST(cookie_get)
     ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=\"abc\"", "s"));
     ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=abc=", "s"));
     ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=a%41", "s"));
-    ck_assert_ptr_null(jpki_util_cookie_get(
-        pool, apr_pstrcat(pool, "s=", v43, v43, NULL), "s")); /* 86 > 64 */
+    ck_assert_ptr_null(
+        jpki_util_cookie_get(pool, apr_pstrcat(pool, "s=", v43, v43, NULL), "s")); /* 86 > 64 */
     /* a duplicate (e.g. planted by a sibling host) is ambiguous */
     ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=abc; s=def", "s"));
     ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=abc; t=1; s=abc", "s"));
