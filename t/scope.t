@@ -79,7 +79,7 @@ is json_get('jpki_scope_prod', $site)->header('X-JPKI-Error'), 'session_scope',
 # --- registration sessions are bound the same way ----------------------------------
 sqlite_db('reg');
 my $rua = ua();
-$res = alogin($rua, 'jpki_acct_reg', cert => 'auth-bob');
+$res = alogin($rua, 'jpki_acct_reg', cert => 'auth-user09');    # used by no other test
 is eval { json_of($res)->{registration} } ? 1 : 0, 1, 'a registration session on the account host';
 my $reg = session_cookie($res);
 $res = ua(no_cookies => 1)->get(vurl('jpki_acct_reg', '/register/env'), Cookie => $reg,
