@@ -64,9 +64,8 @@ static const char *tombstone_key(apr_pool_t *p, const char *id)
  * the cache failed (callers fail closed). */
 static apr_status_t tombstone_get(request_rec *r, const char *id)
 {
-    char *val;
-    return jpki_cache_get(r->server, JPKI_NS_SESSION, tombstone_key(r->pool, id), r->pool, &val,
-                          NULL);
+    /* not a session lookup in the metrics: the status page counts records */
+    return jpki_cache_probe(r->server, JPKI_NS_SESSION, tombstone_key(r->pool, id), r->pool);
 }
 
 /* End a session for good: first the tombstone, then the record. A writer

@@ -13,7 +13,7 @@ use Time::HiRes qw(sleep time);
 use JPKITest;
 use JPKIStatus;
 
-plan tests => 14;
+plan tests => 15;
 
 my $NAME = '__Host-jpki_session';
 sub session_cookie {
@@ -103,6 +103,14 @@ $cookie = session_cookie($res);
 sleep 1.2;
 is get_env($cookie)->code, 200, 'a live session refreshed after its interval';
 is get_env($cookie)->code, 200, '... and again';
+# the status page counts session lookups, not the tombstone probes
+sub session_lookups {
+    my $j = json_of(ua()->get(vurl('jpki_export', '/jpki-status') . '?format=json'));
+    return ($j->{cache}{session}{hits} // 0) + ($j->{cache}{session}{misses} // 0);
+}
+my $before = session_lookups();
+get_env($cookie) for 1 .. 5;
+is session_lookups() - $before, 5, 'five session requests are five session lookups on the status page';
 is logout($cookie)->code, 200, 'plain logout';
 is get_env($cookie)->code, 401, '... ends it';
 
