@@ -39,7 +39,7 @@ sub one_login {
                                        signature => encode_base64($rsa->sign($cd), '') });
     $r = $ua->post("$url/jpki/login", 'Content-Type' => 'application/json', Content => $body);
     return undef unless $r->code == 200;
-    my ($c) = map { /^(jpki_session=[^;]+)/ ? $1 : () } $r->header('Set-Cookie');
+    my ($c) = map { /^(__Host-jpki_session=[^;]+)/ ? $1 : () } $r->header('Set-Cookie');
     return $c;
 }
 

@@ -65,6 +65,11 @@ typedef struct jpki_srv_cfg_t {
     const char *cookie_path;
     int session_idle;   /* seconds */
     int session_max_age;
+    const char *session_scope; /* JPKISessionScope; NULL = this host only */
+    /* computed in check_config (jpki_scope.c): never merged */
+    const char *scope_id;    /* "host:<ServerName>:<port>" or "scope:<name>" */
+    const char *policy_desc; /* canonical description of the proof policy */
+    const char *policy_hash; /* hex SHA-256 of policy_desc */
 
     /* origin-bound challenge login (jpki_origin.c) */
     apr_array_header_t *origins; /* JPKIOrigin (const char *); NULL = derived */
@@ -89,7 +94,9 @@ typedef struct jpki_dir_cfg_t {
 
 /* Defaults */
 #define JPKI_DEFAULT_CHALLENGE_LIFETIME 120
-#define JPKI_DEFAULT_COOKIE_NAME        "jpki_session"
+/* __Host-: Secure, Path=/, no Domain, so no sibling host can plant it */
+#define JPKI_COOKIE_HOST_PREFIX         "__Host-"
+#define JPKI_DEFAULT_COOKIE_NAME        "__Host-jpki_session"
 #define JPKI_DEFAULT_COOKIE_PATH        "/"
 #define JPKI_DEFAULT_SESSION_IDLE       900
 #define JPKI_DEFAULT_SESSION_MAX_AGE    28800

@@ -248,6 +248,23 @@ apr_status_t jpki_cache_get(server_rec *s, jpki_cache_ns_e ns, const char *key, 
     return rv;
 }
 
+apr_status_t jpki_cache_probe(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p)
+{
+    unsigned char id[SHA256_DIGEST_LENGTH];
+    char *val;
+    apr_status_t rv;
+    if (cache_conf.inst[ns] == NULL) {
+        return APR_EINVAL;
+    }
+    cache_id(ns, key, id);
+    if ((rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = get_locked(s, ns, id, p, &val, NULL);
+    unlock();
+    return rv;
+}
+
 apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p)
 {
     unsigned char id[SHA256_DIGEST_LENGTH];

@@ -41,6 +41,9 @@ apr_status_t jpki_cache_store(server_rec *s, jpki_cache_ns_e ns, const char *key
  * where that matters (a failure is not "no session"). */
 apr_status_t jpki_cache_get(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
                             char **val, apr_size_t *len);
+/* Like jpki_cache_get but only says whether the key exists, and is not
+ * counted in the lookup metrics (session tombstones, jpki_session.c). */
+apr_status_t jpki_cache_probe(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p);
 apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p);
 /* Retrieve and remove in one step (single-use values). Atomic per server
  * for shmcb; across memcache nodes the window is one round trip. */

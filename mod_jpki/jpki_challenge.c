@@ -1,5 +1,6 @@
 #include "jpki_challenge.h"
 #include "jpki_cache.h"
+#include "jpki_scope.h"
 #include "jpki_session.h"
 
 #include <jansson.h>
@@ -8,7 +9,7 @@
 
 static const char *prelogin_cookie_name(request_rec *r)
 {
-    return apr_pstrcat(r->pool, jpki_cfg_cookie_name(jpki_srv_cfg(r->server)), "_pre", NULL);
+    return jpki_session_prelogin_cookie_name(r->pool, jpki_srv_cfg(r->server));
 }
 
 static const char *hash_hex(apr_pool_t *p, const char *s)
@@ -16,6 +17,18 @@ static const char *hash_hex(apr_pool_t *p, const char *s)
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)s, strlen(s), md);
     return jpki_util_hex(p, md, sizeof(md));
+}
+
+static const char *challenge_record(apr_pool_t *p, const char *bind, apr_time_t expires,
+                                    const jpki_srv_cfg_t *c)
+{
+    json_t *o = json_pack("{s:s,s:I,s:s,s:s}", "b", bind, "e", (json_int_t)expires, "p",
+                          jpki_scope_policy(c), "s", jpki_scope_id(c));
+    char *d = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    const char *rec = d ? apr_pstrdup(p, d) : NULL;
+    free(d);
+    json_decref(o);
+    return rec;
 }
 
 const char *jpki_challenge_issue(request_rec *r, apr_status_t *rv)
@@ -43,12 +56,17 @@ const char *jpki_challenge_issue(request_rec *r, apr_status_t *rv)
     /* Path=/ whatever JPKISessionCookie's path: the login endpoint may
      * live outside the protected area the session cookie is scoped to. */
     apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   apr_psprintf(r->pool, "%s=%s; Path=/; Max-Age=%d; Secure; HttpOnly; "
-                                         "SameSite=Strict",
+                   apr_psprintf(r->pool,
+                                "%s=%s; Path=/; Max-Age=%d; Secure; HttpOnly; "
+                                "SameSite=Strict",
                                 prelogin_cookie_name(r), pre, lifetime + 60));
     text = jpki_util_b64url_encode(r->pool, nonce, sizeof(nonce));
-    rec = apr_psprintf(r->pool, "{\"b\":\"%s\",\"e\":%" APR_TIME_T_FMT "}", hash_hex(r->pool, pre),
-                       apr_time_sec(now) + lifetime);
+    /* bound to this host's scope and policy too (jpki_scope.h) */
+    rec = challenge_record(r->pool, hash_hex(r->pool, pre), apr_time_sec(now) + lifetime, c);
+    if (rec == NULL) {
+        *rv = APR_ENOMEM;
+        return NULL;
+    }
     /* The socache entry outlives the challenge a little so that "expired"
      * can be told apart from "unknown"; the record's own "e" decides. */
     *rv = jpki_cache_store(r->server, JPKI_NS_CHALLENGE, text, rec, strlen(rec),
@@ -64,13 +82,12 @@ const char *jpki_challenge_consume(request_rec *r, const char *challenge,
     apr_status_t rv;
     json_t *o;
     json_error_t e;
-    const char *bind, *pre;
+    const char *bind, *pre, *policy, *scope;
     json_int_t exp;
     apr_time_t now = apr_time_now();
     const char *tomb = "{\"used\":1}";
 
-    *bytes = jpki_util_b64_decode(r->pool, challenge, strlen(challenge), JPKI_CHALLENGE_BYTES,
-                                  len);
+    *bytes = jpki_util_b64_decode(r->pool, challenge, strlen(challenge), JPKI_CHALLENGE_BYTES, len);
     if (*bytes == NULL || *len != JPKI_CHALLENGE_BYTES) {
         return JPKI_E_CHALLENGE_UNKNOWN;
     }
@@ -96,10 +113,23 @@ const char *jpki_challenge_consume(request_rec *r, const char *challenge,
                      now + apr_time_from_sec(jpki_cfg_challenge_lifetime(c) + 300), r->pool);
     bind = json_string_value(json_object_get(o, "b"));
     exp = json_integer_value(json_object_get(o, "e"));
+    policy = json_string_value(json_object_get(o, "p"));
+    scope = json_string_value(json_object_get(o, "s"));
     bind = bind ? apr_pstrdup(r->pool, bind) : NULL;
+    policy = policy ? apr_pstrdup(r->pool, policy) : NULL;
+    scope = scope ? apr_pstrdup(r->pool, scope) : NULL;
     json_decref(o);
-    if (bind == NULL) {
+    if (bind == NULL || policy == NULL || scope == NULL) {
         return JPKI_E_CHALLENGE_UNKNOWN;
+    }
+    /* Issued by another host (or under another policy): not ours to redeem. */
+    if (strcmp(scope, jpki_scope_id(c)) != 0 || strcmp(policy, jpki_scope_policy(c)) != 0) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            JPKI_LOGNO(0320) "challenge refused (" JPKI_E_CHALLENGE_SCOPE "): issued "
+                             "for %s under policy %.16s, this host is %s with policy %.16s",
+            scope, policy, jpki_scope_id(c), jpki_scope_policy(c));
+        return JPKI_E_CHALLENGE_SCOPE;
     }
     if (apr_time_sec(now) > exp) {
         return JPKI_E_CHALLENGE_EXPIRED;

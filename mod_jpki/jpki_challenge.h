@@ -15,6 +15,7 @@
 #define JPKI_E_CHALLENGE_REPLAYED "challenge_replayed"
 #define JPKI_E_CHALLENGE_EXPIRED  "challenge_expired"
 #define JPKI_E_CHALLENGE_BROWSER  "challenge_wrong_browser"
+#define JPKI_E_CHALLENGE_SCOPE    "challenge_scope" /* issued by another host or policy */
 
 /* Issue a challenge: sets the pre-login cookie, returns the base64url text. */
 const char *jpki_challenge_issue(request_rec *r, apr_status_t *rv);

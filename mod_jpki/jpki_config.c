@@ -10,6 +10,7 @@
 #include "jpki_metrics.h"
 #include "jpki_account.h"
 #include "jpki_origin.h"
+#include "jpki_scope.h"
 
 #include "http_main.h"
 
@@ -99,25 +100,44 @@ static const char *set_cookie(cmd_parms *cmd, void *dc, const char *name, const 
 {
     jpki_srv_cfg_t *c = jpki_srv_cfg(cmd->server);
     const char *s;
+    int host_prefix = strncasecmp(name, JPKI_COOKIE_HOST_PREFIX, 7) == 0;
     (void)dc;
     /* RFC 6265 token characters only: no separators that could split the header */
-    if (*name == '\0') {
-        return "JPKISessionCookie: empty cookie name";
+    if (*name == '\0' || strlen(name) > 64) {
+        return "JPKISessionCookie: the cookie name must be 1 to 64 characters";
     }
     for (s = name; *s; s++) {
         if (!(apr_isalnum(*s) || *s == '_' || *s == '-' || *s == '.')) {
-            return apr_psprintf(cmd->pool, "JPKISessionCookie: invalid cookie name '%s' "
-                                           "(letters, digits, '_', '-', '.')", name);
+            return apr_psprintf(cmd->pool,
+                                "JPKISessionCookie: invalid cookie name '%s' "
+                                "(letters, digits, '_', '-', '.')",
+                                name);
         }
+    }
+    path = path ? path : JPKI_DEFAULT_COOKIE_PATH;
+    if (path[0] != '/' || strpbrk(path, ";, \t\r\n") != NULL) {
+        return apr_psprintf(cmd->pool,
+                            "JPKISessionCookie: path '%s' must start with '/' and "
+                            "contain no ';', ',' or spaces",
+                            path);
+    }
+    /* Path=/ can and therefore must use __Host- (no sibling subdomain can
+     * plant it); browsers drop a __Host- cookie with any other path. */
+    if (strcmp(path, "/") == 0 && strncmp(name, JPKI_COOKIE_HOST_PREFIX, 7) != 0) {
+        return apr_psprintf(cmd->pool,
+                            "JPKISessionCookie: with path '/' the name must start "
+                            "with '__Host-' (e.g. __Host-%s)",
+                            host_prefix ? name + 7 : name);
+    }
+    if (strcmp(path, "/") != 0 && host_prefix) {
+        return apr_psprintf(cmd->pool,
+                            "JPKISessionCookie: a '__Host-' cookie must have path "
+                            "'/', not '%s' (use a name without the prefix, e.g. "
+                            "__Secure-%s)",
+                            path, name + 7);
     }
     c->cookie_name = name;
-    if (path != NULL) {
-        if (path[0] != '/' || strpbrk(path, ";, \t\r\n") != NULL) {
-            return apr_psprintf(cmd->pool, "JPKISessionCookie: path '%s' must start with '/' and "
-                                           "contain no ';', ',' or spaces", path);
-        }
-        c->cookie_path = path;
-    }
+    c->cookie_path = path;
     return NULL;
 }
 
@@ -183,7 +203,10 @@ const command_rec jpki_cmds[] = {
     AP_INIT_TAKE1("JPKIChallengeLifetime", set_challenge_lifetime, NULL, RSRC_CONF,
                   "Seconds a login challenge stays valid (default 120)"),
     AP_INIT_TAKE12("JPKISessionCookie", set_cookie, NULL, RSRC_CONF,
-                   "Session cookie name and optional path (default jpki_session /)"),
+                   "Session cookie name and optional path (default __Host-jpki_session /)"),
+    AP_INIT_TAKE1("JPKISessionScope", jpki_scope_set, NULL, RSRC_CONF,
+                  "Name of a session scope shared by the hosts of one site (default: this "
+                  "host only)"),
     AP_INIT_TAKE1("JPKISessionIdleTimeout", set_session_idle, NULL, RSRC_CONF,
                   "Seconds of inactivity that end a session (default 900)"),
     AP_INIT_TAKE1("JPKISessionMaxAge", set_session_max_age, NULL, RSRC_CONF,
@@ -239,6 +262,7 @@ void *jpki_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(session_max_age);
     MERGE_PTR(origins);
     MERGE_INT(bare_challenge);
+    MERGE_PTR(session_scope);
     mrg->status_provider = (add->status_provider == JPKI_STATUS_PROVIDER_UNSET)
                                ? base->status_provider
                                : add->status_provider;
@@ -377,6 +401,9 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         }
     }
     if (jpki_cache_check_config(s) != OK || jpki_status_check_config(pconf, ptemp, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (jpki_scope_check(pconf, ptemp, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (jpki_account_api_check_config(pconf, ptemp, s) != OK) {

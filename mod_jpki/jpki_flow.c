@@ -30,6 +30,7 @@ static const struct {
     {JPKI_E_CLIENT_DATA_MISSING, "The card helper is too old: update it."},
     {JPKI_E_CLIENT_DATA_INVALID, "The card helper's answer could not be read."},
     {JPKI_E_ORIGIN_MISMATCH, "The card signed for another website."},
+    {JPKI_E_CHALLENGE_SCOPE, "This login was started on another site. Start again."},
     /* accounts (jpki_account.h) */
     {"no_account", "No account is linked to this card. Register first."},
     {"link_pending", "Your renewed card is not linked yet. Try again later."},

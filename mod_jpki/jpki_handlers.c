@@ -94,13 +94,43 @@ static int handle_login(request_rec *r)
     return jpki_json_send(r, HTTP_OK, o);
 }
 
+/* Logout only from this site's own pages, so a cross-site form or fetch
+ * cannot log users out (docs/http-contract.md). Browsers send Origin with
+ * every POST and Sec-Fetch-Site with every request; a client that sends
+ * neither (curl, tools/jpki-login) is not a page a third party controls.
+ * Returns the header that shows a cross-site request, or NULL. */
+static const char *logout_cross_site(request_rec *r)
+{
+    const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+    const char *host = apr_table_get(r->headers_in, "Host");
+    if (site != NULL && strcasecmp(site, "same-origin") != 0 && strcasecmp(site, "none") != 0) {
+        return "Sec-Fetch-Site";
+    }
+    if (origin != NULL &&
+        (host == NULL ||
+         strcasecmp(origin, apr_pstrcat(r->pool, ap_http_scheme(r), "://", host, NULL)) != 0)) {
+        return "Origin";
+    }
+    return NULL;
+}
+
 static int handle_logout(request_rec *r)
 {
     json_t *o;
+    const char *why;
     if (r->method_number != M_POST) {
         apr_table_setn(r->err_headers_out, "Allow", "POST");
         return jpki_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                                "Use POST to log out.");
+    }
+    if ((why = logout_cross_site(r)) != NULL) {
+        const char *v = apr_table_get(r->headers_in, why);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      JPKI_LOGNO(0425) "logout refused (" JPKI_E_LOGOUT_CROSS_SITE "): %s: %.100s",
+                      why, ap_escape_logitem(r->pool, v));
+        return jpki_json_error(r, HTTP_FORBIDDEN, JPKI_E_LOGOUT_CROSS_SITE,
+                               "Log out from this site's own pages.");
     }
     jpki_session_destroy(r);
     o = json_object();

@@ -69,7 +69,7 @@ static const char *const known_codes[] = {
     JPKI_E_CERT_POLICY, JPKI_E_CERT_WRONG_TYPE, JPKI_E_CERT_KEY_USAGE, JPKI_E_CERT_WEAK_KEY,
     JPKI_E_CERT_WEAK_SIGNATURE, JPKI_E_CERT_CRITICAL_EXT, JPKI_E_CERT_TEST_HIERARCHY,
     "signature_invalid", "signature_malformed", "challenge_unknown", "challenge_replayed",
-    "challenge_expired", "challenge_wrong_browser", "malformed_json", "malformed_request",
+    "challenge_expired", "challenge_wrong_browser", "challenge_scope", "malformed_json", "malformed_request",
     "invalid_return_to", "body_too_large", "cache_unavailable", "session_unavailable",
     "not_configured", "client_data_missing", "client_data_invalid", "origin_mismatch",
     /* status (docs/status.md) and accounts (docs/accounts.md) */

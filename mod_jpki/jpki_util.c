@@ -296,3 +296,50 @@ const char *jpki_util_read_token(apr_pool_t *p, const char *file, const char **e
     }
     return apr_pstrdup(p, s);
 }
+
+static int cookie_value_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+const char *jpki_util_cookie_get(apr_pool_t *p, const char *header, const char *name)
+{
+    apr_size_t nlen = name ? strlen(name) : 0;
+    const char *q = header, *found = NULL, *end = NULL;
+
+    if (header == NULL || nlen == 0 ||
+        strnlen(header, JPKI_UTIL_COOKIE_HEADER_MAX + 1) > JPKI_UTIL_COOKIE_HEADER_MAX) {
+        return NULL;
+    }
+    while (*q) {
+        const char *pair_end;
+        while (*q == ' ' || *q == '\t' || *q == ';') {
+            q++;
+        }
+        pair_end = q;
+        while (*pair_end && *pair_end != ';') {
+            pair_end++;
+        }
+        if ((apr_size_t)(pair_end - q) > nlen && strncmp(q, name, nlen) == 0 && q[nlen] == '=') {
+            if (found != NULL) {
+                return NULL; /* the same name twice: ambiguous */
+            }
+            found = q + nlen + 1;
+            end = pair_end;
+            while (end > found && (end[-1] == ' ' || end[-1] == '\t')) {
+                end--;
+            }
+        }
+        q = pair_end;
+    }
+    if (found == NULL || end == found || end - found > JPKI_UTIL_COOKIE_VALUE_MAX) {
+        return NULL;
+    }
+    for (q = found; q < end; q++) {
+        if (!cookie_value_char(*q)) {
+            return NULL;
+        }
+    }
+    return apr_pstrmemdup(p, found, (apr_size_t)(end - found));
+}

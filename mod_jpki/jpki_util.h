@@ -43,5 +43,18 @@ int jpki_return_to_valid(const char *s);
  * trimmed, at most 4 KiB, no inner spaces or control characters. NULL with
  * *err ("cannot be opened", "is empty"...) on error. */
 const char *jpki_util_read_token(apr_pool_t *p, const char *file, const char **err);
+/* The Cookie header is read only up to this length: longer headers carry
+ * no cookie of ours (fail closed: no session). */
+#define JPKI_UTIL_COOKIE_HEADER_MAX 16384
+/* Our cookie values are base64url of at most this many characters. */
+#define JPKI_UTIL_COOKIE_VALUE_MAX 64
+
+/* The value of cookie `name` in a Cookie request header (NULL header = none).
+ * Returns NULL if the cookie is absent, if its value is empty, longer than
+ * JPKI_UTIL_COOKIE_VALUE_MAX or not base64url, if the name appears more
+ * than once (a planted duplicate is ambiguous: neither is used), or if the
+ * header is longer than JPKI_UTIL_COOKIE_HEADER_MAX. Names compare exactly
+ * (case-sensitive). Pure: the module's only Cookie parser. */
+const char *jpki_util_cookie_get(apr_pool_t *p, const char *header, const char *name);
 
 #endif

@@ -46,7 +46,7 @@ my $alice = "$a1->{issuer_key_id}:$a1->{serial}";
 my ($rc, $out, $err) = run_tool(@common, '--key', pki('auth-alice-1.key'),
                                 '--cert', pki('auth-alice-1.der'));
 is $rc, 0, 'login with auth-alice-1 exits 0' or diag $err;
-like $out, qr/^jpki_session=[A-Za-z0-9_-]{20,}\n\z/, 'prints exactly the session cookie';
+like $out, qr/^__Host-jpki_session=[A-Za-z0-9_-]{20,}\n\z/, 'prints exactly the session cookie';
 chomp(my $cookie = $out);
 
 my $ua = ua(no_cookies => 1);
@@ -60,7 +60,7 @@ is json_of($res)->{JPKI_AUTH_METHOD}, 'challenge', 'JPKI_AUTH_METHOD=challenge';
                              '--cert', pki('auth-alice-1.crt'), '--get', '/protected/env');
 is $rc, 0, '--get exits 0' or diag $err;
 my ($line1, $page) = split /\n/, $out, 2;
-like $line1, qr/^jpki_session=/, '--get: cookie first';
+like $line1, qr/^__Host-jpki_session=/, '--get: cookie first';
 my $env = eval { JSON::PP::decode_json($page) } || {};
 is $env->{REMOTE_USER}, $alice, '--get /protected/env shows REMOTE_USER';
 is $env->{JPKI_AUTH_METHOD}, 'challenge', '--get: JPKI_AUTH_METHOD=challenge';
@@ -71,7 +71,7 @@ is $env->{JPKI_AUTH_METHOD}, 'challenge', '--get: JPKI_AUTH_METHOD=challenge';
 is $rc, 0, '--json login of auth-bob exits 0' or diag $err;
 my $j = eval { JSON::PP::decode_json($out) } || {};
 is $j->{redirect}, '/protected/env?x=1', '--json shows the server redirect (return_to)';
-like $j->{cookie} // '', qr/^jpki_session=/, '--json carries the cookie';
+like $j->{cookie} // '', qr/^__Host-jpki_session=/, '--json carries the cookie';
 
 # --- 4. a signature by another key ------------------------------------------------
 my $mark = error_log_mark();

@@ -24,7 +24,7 @@ like $ch, qr/^[A-Za-z0-9_-]{43}$/, 'challenge: base64url of 32 bytes';
 is length(b64url_decode($ch)), 32, 'challenge decodes to 32 bytes';
 is $cj->{expires_in}, 120, 'expires_in defaults to 120 s';
 is $cj->{digest}, 'sha256', 'digest sha256';
-like join("\n", $cres->header('Set-Cookie')), qr/jpki_session_pre=[A-Za-z0-9_-]{22}; Path=\/; Max-Age=\d+; Secure; HttpOnly; SameSite=Strict/,
+like join("\n", $cres->header('Set-Cookie')), qr/__Host-jpki_session_pre=[A-Za-z0-9_-]{22}; Path=\/; Max-Age=\d+; Secure; HttpOnly; SameSite=Strict/,
     'pre-login cookie binds the challenge to the browser';
 
 my $res = login_request($ua, { challenge => $ch, certificate => b64(pki_der('auth-alice-1')),
@@ -33,8 +33,8 @@ is $res->code, 200, 'login => 200' or diag $res->as_string;
 my $j = json_of($res);
 is $j->{status}, 'ok', 'status ok';
 is $j->{redirect}, '/protected/env?x=1', 'redirect is the same-origin return_to';
-my ($cookie) = grep { /^jpki_session=/ } $res->header('Set-Cookie');
-like $cookie, qr/^jpki_session=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Lax$/,
+my ($cookie) = grep { /^__Host-jpki_session=/ } $res->header('Set-Cookie');
+like $cookie, qr/^__Host-jpki_session=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Lax$/,
     'session cookie: 256-bit id, Secure, HttpOnly, SameSite=Lax';
 $res = $ua->get(ssl_url('/protected/env'));
 is $res->code, 200, 'protected resource with the session';
@@ -55,12 +55,12 @@ $res = login_request($ua, { challenge => $ch, certificate => pki_slurp('auth-car
 is $res->code, 200, 'PEM certificate text accepted';
 
 # --- session rotation: a new id at every login, the old one is dead --------------
-my ($old) = map { /^jpki_session=([^;]+)/ ? $1 : () } $cookie;
+my ($old) = map { /^__Host-jpki_session=([^;]+)/ ? $1 : () } $cookie;
 $res = login($ua, cert => 'auth-alice-1');
-my ($new) = map { /^jpki_session=([^;]+)/ ? $1 : () } $res->header('Set-Cookie');
+my ($new) = map { /^__Host-jpki_session=([^;]+)/ ? $1 : () } $res->header('Set-Cookie');
 isnt $new, $old, 'session id rotated at login';
 my $stale = ua(no_cookies => 1);
-$res = $stale->get(ssl_url('/protected/env'), Cookie => "jpki_session=$old", Accept => 'application/json');
+$res = $stale->get(ssl_url('/protected/env'), Cookie => "__Host-jpki_session=$old", Accept => 'application/json');
 is $res->code, 401, 'the pre-rotation session id no longer works';
 
 # --- unauthenticated: browser redirect vs JSON client ------------------------------
@@ -71,17 +71,17 @@ is $res->header('Location'), '/login/login.html?return_to=%2fprotected%2fenv%3fa
 $res = ua()->get(ssl_url('/protected/env'), Accept => 'application/json');
 is $res->code, 401, 'JSON client without session => 401';
 is json_of($res)->{error}, 'login_required', 'login_required';
-$res = ua()->get(ssl_url('/protected/env'), Cookie => 'jpki_session=' . ('A' x 43));
+$res = ua()->get(ssl_url('/protected/env'), Cookie => '__Host-jpki_session=' . ('A' x 43));
 is $res->code, 302, 'unknown session id => login page';
 
 # --- logout --------------------------------------------------------------------------
-my $jar_cookie = "jpki_session=$new";
+my $jar_cookie = "__Host-jpki_session=$new";
 $res = ua(no_cookies => 1)->get(ssl_url('/jpki/logout'), Cookie => $jar_cookie);
 is $res->code, 405, 'GET logout => 405';
 $res = $ua->post(ssl_url('/jpki/logout'));
 is $res->code, 200, 'POST logout => 200';
 is json_of($res)->{status}, 'ok', 'logout status ok';
-like join("\n", $res->header('Set-Cookie')), qr/jpki_session=; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=0/,
+like join("\n", $res->header('Set-Cookie')), qr/__Host-jpki_session=; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=0/,
     'logout clears the cookie';
 $res = ua(no_cookies => 1)->get(ssl_url('/protected/env'), Cookie => $jar_cookie,
                                 Accept => 'application/json');
@@ -256,7 +256,7 @@ for my $b (@bad) {
     is $r->code, $status, "$name => $status" or diag $r->as_string;
     is json_of($r)->{error}, $code, "$name => $code";
     is $r->header('X-JPKI-Error'), $code, "$name: X-JPKI-Error";
-    ok !grep({ /^jpki_session=[^;]/ } $r->header('Set-Cookie')), "$name: no session cookie";
+    ok !grep({ /^__Host-jpki_session=[^;]/ } $r->header('Set-Cookie')), "$name: no session cookie";
     like error_log_since($mark), qr/JPKI0201: login refused: code=\Q$code\E method=challenge/,
         "$name: refusal logged";
 }

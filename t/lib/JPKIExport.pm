@@ -36,7 +36,7 @@ sub login_on {
 sub session_cookie {
     my ($ua) = @_;
     my $c;
-    $ua->cookie_jar->scan(sub { $c = "$_[1]=$_[2]" if $_[1] eq 'jpki_session' });
+    $ua->cookie_jar->scan(sub { $c = "$_[1]=$_[2]" if $_[1] eq '__Host-jpki_session' });
     return $c;
 }
 

@@ -46,6 +46,46 @@ START_TEST(serial_norm)
 }
 END_TEST
 
+START_TEST(cookie_get)
+{
+    char *big;
+    const char *v43 = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
+    ck_assert_str_eq(jpki_util_cookie_get(pool, "a=1; __Host-s=xyz_-9; b=2", "__Host-s"), "xyz_-9");
+    ck_assert_str_eq(jpki_util_cookie_get(pool, "__Host-s=abc", "__Host-s"), "abc");
+    ck_assert_str_eq(jpki_util_cookie_get(pool, "x=1;\t__Host-s=abc ;y=2", "__Host-s"), "abc");
+    ck_assert_str_eq(jpki_util_cookie_get(pool, apr_pstrcat(pool, "s=", v43, NULL), "s"), v43);
+    /* absent, empty, prefix/suffix names, case */
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, NULL, "s"));
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "", "s"));
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "a=1", ""));
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=", "s"));
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "ss=abc", "s"));
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "xs=abc", "s"));
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "s", "s"));
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "__host-s=abc", "__Host-s"));
+    ck_assert_str_eq(jpki_util_cookie_get(pool, "s_pre=p1; s=abc", "s"), "abc");
+    ck_assert_str_eq(jpki_util_cookie_get(pool, "s=abc; s_pre=p1", "s_pre"), "p1");
+    /* values that are not ours: not base64url, too long */
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=a b", "s"));
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=\"abc\"", "s"));
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=abc=", "s"));
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=a%41", "s"));
+    ck_assert_ptr_null(
+        jpki_util_cookie_get(pool, apr_pstrcat(pool, "s=", v43, v43, NULL), "s")); /* 86 > 64 */
+    /* a duplicate (e.g. planted by a sibling host) is ambiguous */
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=abc; s=def", "s"));
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, "s=abc; t=1; s=abc", "s"));
+    /* bounded input: a header over the limit yields nothing */
+    big = apr_palloc(pool, JPKI_UTIL_COOKIE_HEADER_MAX + 16);
+    memset(big, 'x', JPKI_UTIL_COOKIE_HEADER_MAX + 15);
+    memcpy(big, "s=abc; y=", 9);
+    big[JPKI_UTIL_COOKIE_HEADER_MAX + 15] = '\0';
+    ck_assert_ptr_null(jpki_util_cookie_get(pool, big, "s"));
+    big[JPKI_UTIL_COOKIE_HEADER_MAX] = '\0';
+    ck_assert_str_eq(jpki_util_cookie_get(pool, big, "s"), "abc");
+}
+END_TEST
+
 START_TEST(base64_both_alphabets)
 {
     apr_size_t n;
@@ -465,6 +505,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, serial_norm);
     tcase_add_test(tc, base64_both_alphabets);
+    tcase_add_test(tc, cookie_get);
     tcase_add_test(tc, ct_streq);
     tcase_add_test(tc, return_to);
     tcase_add_test(tc, json_depth);
