@@ -22,9 +22,9 @@ typedef struct jpki_identity_t {
     apr_time_t status_checked_at;  /* 0 = never */
     const char *revocation_reason; /* RFC 5280 name, or NULL */
     const char *platform_user_id;  /* PF stable user id, or NULL */
-    const char *pf_cert_id;        /* PF certificate id for liveness checks (never the certificate) */
-    const char *previous_serial;   /* set when this login linked a renewed certificate */
-    int registration;              /* 1: registration session, no REMOTE_USER */
+    const char *pf_cert_id;      /* PF certificate id for liveness checks (never the certificate) */
+    const char *previous_serial; /* set when this login linked a renewed certificate */
+    int registration;            /* 1: registration session, no REMOTE_USER */
 } jpki_identity_t;
 
 /* Fill the certificate-derived fields. */
@@ -97,5 +97,10 @@ const char *jpki_identity_set_scrub(cmd_parms *cmd, void *dc, int flag);
 /* Hooks: scrubbing (post_read_request, post_perdir_config), header export
  * (fixups) and the startup computation of what to scrub (check_config). */
 void jpki_identity_register_hooks(apr_pool_t *p);
+
+/* jpki_identity_trailers.c: identity-like trailers of a chunked body are
+ * removed when the body is read (before MergeTrailers shows them) */
+void jpki_identity_trailers_insert(request_rec *r);
+void jpki_identity_trailers_register(apr_pool_t *p);
 
 #endif
