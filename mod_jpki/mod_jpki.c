@@ -22,13 +22,15 @@ static int jpki_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     return jpki_cache_pre_config(pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
-static int jpki_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+static int jpki_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                             server_rec *s)
 {
     (void)plog;
     return jpki_config_check(pconf, ptemp, s);
 }
 
-static int jpki_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+static int jpki_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s)
 {
     (void)plog;
     jpki_status_post_config(pconf);
@@ -50,7 +52,8 @@ static void jpki_register_hooks(apr_pool_t *p)
     ap_hook_check_config(jpki_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(jpki_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(jpki_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_check_authn(jpki_authn_check, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authn(jpki_authn_check, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(jpki_authn_fixups, after_dir, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_handler(jpki_handlers_handle, NULL, NULL, APR_HOOK_MIDDLE);
     jpki_tls_register_hooks(p);
@@ -62,7 +65,11 @@ static void jpki_register_hooks(apr_pool_t *p)
 }
 
 AP_DECLARE_MODULE(jpki) = {
-    STANDARD20_MODULE_STUFF, jpki_config_dir_create, /* per-directory config */
-    jpki_config_dir_merge,   jpki_config_srv_create, /* per-server config */
-    jpki_config_srv_merge,   jpki_cmds,
-    jpki_register_hooks,     AP_MODULE_FLAG_NONE};
+    STANDARD20_MODULE_STUFF,
+    jpki_config_dir_create, /* per-directory config */
+    jpki_config_dir_merge,
+    jpki_config_srv_create, /* per-server config */
+    jpki_config_srv_merge,
+    jpki_cmds,
+    jpki_register_hooks,
+    AP_MODULE_FLAG_NONE};
