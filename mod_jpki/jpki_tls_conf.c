@@ -11,7 +11,7 @@
  * (apachectl -t too), naming both directives. Walks the parsed
  * configuration tree: a directive outside every <VirtualHost> applies to
  * every host, one inside applies to that host. The same features in
- * .htaccess files are caught at request time (jpki_tls_guard, below).
+ * .htaccess files are caught at request time (guard_*, below).
  */
 #include "jpki.h"
 
@@ -81,37 +81,65 @@ static int tls_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 
 /* .htaccess (AllowOverride AuthConfig / Options) cannot be read at
  * startup: on a connection whose certificate mod_jpki deferred, a user
- * that mod_ssl's access hook set from it (SSLUserName) is refused. */
+ * that mod_ssl's access hook set from it (SSLUserName), or a Basic
+ * Authorization header that mod_ssl's authn hook made from it
+ * (FakeBasicAuth), is refused. */
+#define NOTE_USER_BEFORE  "jpki-tls-user-before"
+#define NOTE_AUTHZ_BEFORE "jpki-tls-authorization-before"
+
+static int deferred_conn(request_rec *r)
+{
+    conn_rec *c = r->connection->master ? r->connection->master : r->connection;
+    return apr_table_get(c->notes, "jpki-tls-deferred") != NULL;
+}
+
+static int guard_refuse(request_rec *r, const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  JPKI_LOGNO(0022) "a user name taken from a client certificate that mod_ssl "
+                                   "did not verify (%s on a JPKITLSClientAuth On host) is refused",
+                  what);
+    return HTTP_FORBIDDEN;
+}
+
 static int guard_before(request_rec *r)
 {
     if (r->user != NULL) {
-        apr_table_setn(r->notes, "jpki-tls-user-before", r->user);
+        apr_table_setn(r->notes, NOTE_USER_BEFORE, r->user);
+    }
+    if (apr_table_get(r->headers_in, "Authorization") != NULL) {
+        apr_table_setn(r->notes, NOTE_AUTHZ_BEFORE, "1");
     }
     return DECLINED;
 }
 
 static int guard_after(request_rec *r)
 {
-    conn_rec *c = r->connection->master ? r->connection->master : r->connection;
-    const char *before = apr_table_get(r->notes, "jpki-tls-user-before");
-    if (r->user == NULL || apr_table_get(c->notes, "jpki-tls-deferred") == NULL ||
-        (before != NULL && strcmp(before, r->user) == 0)) {
+    const char *before = apr_table_get(r->notes, NOTE_USER_BEFORE);
+    if (r->user == NULL || !deferred_conn(r) || (before != NULL && strcmp(before, r->user) == 0)) {
         return DECLINED;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  JPKI_LOGNO(0022) "a user name taken from a client certificate that mod_ssl "
-                                   "did not verify (SSLUserName on a JPKITLSClientAuth On host) "
-                                   "is refused");
     r->user = NULL;
-    return HTTP_FORBIDDEN;
+    return guard_refuse(r, "SSLUserName");
+}
+
+static int guard_authn(request_rec *r)
+{
+    if (!deferred_conn(r) || apr_table_get(r->notes, NOTE_AUTHZ_BEFORE) != NULL ||
+        apr_table_get(r->headers_in, "Authorization") == NULL) {
+        return DECLINED;
+    }
+    apr_table_unset(r->headers_in, "Authorization");
+    return guard_refuse(r, "SSLOptions +FakeBasicAuth");
 }
 
 void jpki_tls_conf_register_hooks(apr_pool_t *p)
 {
-    static const char *const after_ssl[] = {"mod_ssl.c", NULL};
+    static const char *const ssl[] = {"mod_ssl.c", NULL};
     (void)p;
     ap_hook_check_config(tls_check_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_check_access(guard_before, NULL, after_ssl, APR_HOOK_REALLY_FIRST,
-                         AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_check_access(guard_after, after_ssl, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_access(guard_before, NULL, ssl, APR_HOOK_REALLY_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_access(guard_after, ssl, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    /* mod_ssl's FakeBasicAuth runs first among the authn hooks; this right after */
+    ap_hook_check_authn(guard_authn, ssl, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
 }

@@ -22,7 +22,24 @@ my @refused = ([ 'bad-expired', 'cert_expired' ], [ 'bad-unknown-crit', 'cert_cr
                [ 'bad-no-digsig', 'cert_key_usage' ], [ 'bad-notyet', 'cert_not_yet_valid' ],
                [ 'bad-rsa1024', 'cert_weak_key' ], [ 'bad-sha1', 'cert_weak_signature' ]);
 
-plan tests => 2 * 4 + 2 * 4 + 1 + @refused * 9 + 2 + 10;
+plan tests => 2 * 4 + 2 * 4 + 1 + @refused * 11 + 2 + 2 + 10;
+
+# FakeBasicAuth's password file (.htaccess in htdocs/tls-modssl-fba): the
+# subject DNs of a good and of an expired certificate, password "password"
+{
+    my $file = Apache::Test::vars()->{t_logs} . '/jpki-fba.htpasswd';
+    open my $fh, '>', $file or die "$file: $!";
+    for my $c ('auth-alice-1', 'bad-expired', 'bad-unknown-crit', 'bad-no-digsig', 'bad-notyet',
+               'bad-rsa1024', 'bad-sha1') {
+        my $dn = `openssl x509 -in @{[pki("$c.crt")]} -noout -subject -nameopt compat`;
+        $dn =~ s/^subject=\s*//;
+        chomp $dn;
+        my $hash = `openssl passwd -apr1 password`;
+        chomp $hash;
+        print $fh "$dn:$hash\n";
+    }
+    close $fh;
+}
 
 sub get {
     my ($cert, $path, $vhost) = @_;
@@ -66,6 +83,10 @@ for my $case (@refused) {
     is $res->code, 403, "$MOD: $c: SSLUserName from .htaccess refused";
     like error_log_since($mark), qr/JPKI0022: a user name taken from a client certificate/,
         "$MOD: $c: ... and logged";
+    $mark = error_log_mark();
+    $res = get($c, '/fba/env.cgi', $MOD);
+    is $res->code, 403, "$MOD: $c: FakeBasicAuth from .htaccess refused";
+    like error_log_since($mark), qr/JPKI0022: .*SSLOptions \+FakeBasicAuth/, "$MOD: $c: ... and logged";
     isnt get($c, '/pub/env', $PLAIN)->code // 0, 200, "$PLAIN: $c: plain optional_no_ca still refuses it";
 }
 
@@ -73,6 +94,9 @@ for my $case (@refused) {
 my $res = get('auth-alice-1', '/ht/env.cgi', $MOD);
 is $res->code, 200, 'SSLUserName from .htaccess with a verified certificate: 200';
 ok json_of($res)->{REMOTE_USER}, '... and REMOTE_USER is set by mod_ssl';
+$res = get('auth-alice-1', '/fba/env.cgi', $MOD);
+is $res->code, 200, 'FakeBasicAuth from .htaccess with a verified certificate: 200';
+like json_of($res)->{REMOTE_USER} // '', qr{^/C=JP/CN=}, '... as the certificate\'s DN';
 
 # --- startup: SSLUserName / FakeBasicAuth on a JPKITLSClientAuth On host -------------
 my $vars = Apache::Test::vars();
