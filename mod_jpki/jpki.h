@@ -122,6 +122,7 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
 /* tls.c */
 void jpki_tls_register_hooks(apr_pool_t *p);
+void jpki_tls_conf_register_hooks(apr_pool_t *p); /* jpki_tls_conf.c */
 /* status_page.c: SetHandler jpki-status */
 void jpki_status_page_register_hooks(apr_pool_t *p);
 

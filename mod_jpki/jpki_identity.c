@@ -397,6 +397,8 @@ static void scrub(request_rec *r)
 static int identity_post_read_request(request_rec *r)
 {
     scrub(r);
+    /* and the trailers of a chunked body, when the body has been read */
+    jpki_identity_trailers_insert(r);
     return DECLINED;
 }
 
@@ -476,4 +478,5 @@ void jpki_identity_register_hooks(apr_pool_t *p)
     ap_hook_post_perdir_config(identity_post_perdir_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(identity_fixups, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_check_config(identity_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    jpki_identity_trailers_register(p);
 }

@@ -98,4 +98,9 @@ const char *jpki_identity_set_scrub(cmd_parms *cmd, void *dc, int flag);
  * (fixups) and the startup computation of what to scrub (check_config). */
 void jpki_identity_register_hooks(apr_pool_t *p);
 
+/* jpki_identity_trailers.c: identity-like trailers of a chunked body are
+ * removed when the body is read (before MergeTrailers shows them) */
+void jpki_identity_trailers_insert(request_rec *r);
+void jpki_identity_trailers_register(apr_pool_t *p);
+
 #endif

@@ -45,12 +45,16 @@ static void jpki_child_init(apr_pool_t *p, server_rec *s)
 
 static void jpki_register_hooks(apr_pool_t *p)
 {
+    /* jpki_authn_fixups: after mod_dir's DirectoryIndex "fast redirect" */
+    static const char *const after_dir[] = {"mod_dir.c", NULL};
+
     ap_hook_pre_config(jpki_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(jpki_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(jpki_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(jpki_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(jpki_authn_check, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_fixups(jpki_authn_fixups, after_dir, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_handler(jpki_handlers_handle, NULL, NULL, APR_HOOK_MIDDLE);
     jpki_tls_register_hooks(p);
     jpki_identity_register_hooks(p);

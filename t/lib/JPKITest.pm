@@ -72,18 +72,23 @@ sub ua {
 
 # A GET as a hostile client that presents a certificate OpenSSL would not
 # present at its default security level (1024-bit key, SHA-1): curl with an
-# OpenSSL configuration at level 0. Returns an HTTP::Response.
+# OpenSSL configuration at level 0. Returns an HTTP::Response. $module: the
+# vhost (default mod_ssl).
 sub weak_client_get {
-    my ($cert, $path) = @_;
+    my ($cert, $path, $module) = @_;
     my $dir = File::Temp->newdir;
     open my $c, '>', "$dir/openssl.cnf" or die $!;
     print $c "openssl_conf = oc\n[oc]\nssl_conf = sc\n[sc]\nsystem_default = sd\n"
            . "[sd]\nCipherString = DEFAULT:\@SECLEVEL=0\n";
     close $c;
     local $ENV{OPENSSL_CONF} = "$dir/openssl.cnf";
-    my $out = `curl -s -D - -o /dev/null --cacert @{[ca_file()]} --cert @{[pki("$cert.crt")]} --key @{[pki("$cert.key")]} '@{[ssl_url($path)]}' 2>&1`;
+    my $out = `curl -s -D - -o $dir/body --cacert @{[ca_file()]} --cert @{[pki("$cert.crt")]} --key @{[pki("$cert.key")]} '@{[ssl_url($path, $module)]}' 2>&1`;
     require HTTP::Response;
     my $res = HTTP::Response->parse($out =~ s/^HTTP\/\S+/HTTP\/1.1/r);
+    if (open my $b, '<:raw', "$dir/body") {
+        local $/;
+        $res->content(scalar <$b>);
+    }
     return $res;
 }
 push @EXPORT, 'weak_client_get';
