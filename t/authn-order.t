@@ -21,7 +21,7 @@ my %serial = map { $_ => "$m->{$_}{issuer_key_id}:$m->{$_}{serial}" } qw(auth-al
 sub cookie_of {
     my ($ua) = @_;
     my $c;
-    $ua->cookie_jar->scan(sub { $c = "$_[1]=$_[2]" if $_[1] eq 'jpki_session' });
+    $ua->cookie_jar->scan(sub { $c = "$_[1]=$_[2]" if $_[1] eq '__Host-jpki_session' });
     return $c;
 }
 
@@ -43,7 +43,7 @@ for my $path ('/protected/env', '/tls-only/env') {
 
 # --- an unknown (made-up) session id + a certificate ---------------------------------------
 my $res = ua(cert => 'auth-bob', no_cookies => 1)->get(ssl_url('/protected/env'),
-    Cookie => 'jpki_session=' . ('A' x 43));
+    Cookie => '__Host-jpki_session=' . ('A' x 43));
 is $res->code . ' ' . (json_of($res)->{REMOTE_USER} // ''), "200 $serial{'auth-bob'}",
     'unknown session id + certificate => logged in by the certificate';
 

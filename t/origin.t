@@ -41,7 +41,7 @@ sub refused_ok {
     my ($res, $status, $code, $name, $mark) = @_;
     is $res->code, $status, "$name => $status" or diag $res->as_string;
     is $res->header('X-JPKI-Error'), $code, "$name => $code";
-    ok !grep({ /^jpki_session=[^;]/ } $res->header('Set-Cookie')), "$name: no session";
+    ok !grep({ /^__Host-jpki_session=[^;]/ } $res->header('Set-Cookie')), "$name: no session";
     like error_log_since($mark), qr/JPKI0201: login refused: code=\Q$code\E method=challenge/,
         "$name: refusal logged";
 }
@@ -156,7 +156,7 @@ for my $o (sort keys %cases) {
     my $u = ua(no_cookies => 1);
     my $cr = $u->get(ssl_url('/jpki/challenge', $A));
     my $c = json_of($cr)->{challenge};
-    my ($pre) = map { /^(jpki_session_pre=[^;]+)/ ? $1 : () } $cr->header('Set-Cookie');
+    my ($pre) = map { /^(__Host-jpki_session_pre=[^;]+)/ ? $1 : () } $cr->header('Set-Cookie');
     my $r = HTTP::Request->new(POST => ssl_url('/jpki/login', $A));
     $r->header('Content-Type' => 'application/json', Host => "phish.localhost:$aport",
                Cookie => $pre);

@@ -97,7 +97,7 @@ sub cross_login {
     my $req = HTTP::Request->new(POST => vurl($to, '/jpki/login'));
     $req->header('Content-Type' => 'application/json');
     $req->content(JSON::PP::encode_json({ challenge => $ch, certificate => b64(pki_der($cert)),
-                                          signature => b64(card_sign($cert, b64url_decode($ch))) }));
+                                          card_proof($cert, $ch, vhost => $to) }));
     return $ua->request($req);
 }
 $mark = error_log_mark();

@@ -34,11 +34,10 @@ sub concurrent_logins {
         if (!$pid) {
             my $ua = ua();
             my ($ch) = vchallenge($ua, $V);
-            my $sig = card_sign($cert, b64url_decode($ch));
             my $req = HTTP::Request->new(POST => vurl($V, '/jpki/login'));
             $req->header('Content-Type' => 'application/json');
             $req->content(JSON::PP::encode_json(
-                { challenge => $ch, certificate => b64(pki_der($cert)), signature => b64($sig) }));
+                { challenge => $ch, certificate => b64(pki_der($cert)), card_proof($cert, $ch, vhost => $V) }));
             my $left = $go - Time::HiRes::time();
             Time::HiRes::sleep($left) if $left > 0;
             my $res = $ua->request($req);
