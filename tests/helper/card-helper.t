@@ -69,6 +69,9 @@ $conf{two} = hsm_conf('two');    # two cards
 add_token($conf{two}, 'bob', ['auth-bob', '01']);
 add_token($conf{two}, 'alice', ['auth-alice-1', '01']);
 $conf{none} = hsm_conf('none');  # a reader with an empty (uninitialised) token
+$conf{twoslots} = hsm_conf('twoslots');   # one card seen as two slots (one per PIN)
+add_token($conf{twoslots}, 'pin1', ['auth-bob', '01']);
+add_token($conf{twoslots}, 'pin2', ['auth-bob', '01']);
 $conf{signonly} = hsm_conf('signonly');
 add_token($conf{signonly}, 'signonly', ['sign-alice', '02']);
 
@@ -336,6 +339,24 @@ for my $case (['two', 409, 'card_ambiguous', 'two cards with a user-authenticati
     is(slurp($pelog), '', '... no PIN dialog');
     stop_helper($h);
 }
+
+# one card, one slot per PIN (OpenSC): the auth PIN goes only to the 4-digit slot
+for my $sp ('pin1', 'pin2') {
+    $h = start_helper(token => 'twoslots', shim => 1);
+    put($shimctl, "signpin=$sp");
+    put($shimlog, '');
+    $r = sign_req($h);
+    is($r->{status}, 200, "the same certificate in two slots, signing-PIN slot $sp: signs");
+    is(() = slurp($shimlog) =~ /C_Login/g, 1, '... with one C_Login, in the 4-digit slot');
+    stop_helper($h);
+}
+$h = start_helper(shim => 1);
+put($shimctl, 'signpin=bob');
+put($shimlog, '');
+put($pelog, '');
+err_is(sign_req($h), 500, 'card_error', 'the only slot takes a 6..16-character PIN (signing PIN)');
+is(slurp($shimlog) . slurp($pelog), '', '... neither PIN dialog nor C_Login');
+stop_helper($h);
 
 # ================================================================================
 # 5. Start-up checks

@@ -6,6 +6,8 @@
  *   noreader      C_GetSlotList reports no slot at all
  *   nocard        C_GetSlotList(tokenPresent=TRUE) reports none
  *   removed       C_Sign answers CKR_DEVICE_REMOVED
+ *   signpin=LABEL the token LABEL reports a PIN length range of 6..16, like
+ *                 the signing-PIN slot OpenSC shows for a My Number Card
  * and appends "C_Login" / "C_Sign" (never the PIN) to $P11SHIM_LOG, so a test
  * can prove the card was not asked. The real module: $P11SHIM_MODULE. */
 #include <dlfcn.h>
@@ -18,7 +20,7 @@
 static CK_FUNCTION_LIST shim;
 static CK_FUNCTION_LIST_PTR real;
 
-static int ctl_has(const char *word, unsigned long *value)
+static int ctl_get(const char *word, unsigned long *value, char *str, size_t strsz)
 {
     char buf[512], *tok, *save = NULL;
     const char *path = getenv("P11SHIM_CTL");
@@ -34,10 +36,17 @@ static int ctl_has(const char *word, unsigned long *value)
         if (!strncmp(tok, word, wl) && (tok[wl] == '\0' || tok[wl] == '=')) {
             if (value)
                 *value = tok[wl] == '=' ? strtoul(tok + wl + 1, NULL, 0) : 0;
+            if (str)
+                snprintf(str, strsz, "%s", tok[wl] == '=' ? tok + wl + 1 : "");
             return 1;
         }
     }
     return 0;
+}
+
+static int ctl_has(const char *word, unsigned long *value)
+{
+    return ctl_get(word, value, NULL, 0);
 }
 
 static void note(const char *what)
@@ -63,8 +72,17 @@ static CK_RV shim_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
     unsigned long flags = 0;
     CK_RV rv = real->C_GetTokenInfo(slot, info);
+    char label[64];
     if (rv == CKR_OK && ctl_has("flags", &flags))
         info->flags |= flags;
+    if (rv == CKR_OK && ctl_get("signpin", NULL, label, sizeof label)) {
+        size_t n = strlen(label);
+        if (n <= sizeof info->label && !memcmp(info->label, label, n) &&
+            (n == sizeof info->label || info->label[n] == ' ')) {
+            info->ulMinPinLen = 6;
+            info->ulMaxPinLen = 16;
+        }
+    }
     return rv;
 }
 

@@ -29,7 +29,23 @@ typedef struct {
     unsigned char id[128];
     CK_ULONG id_len;
     int key_seen; /* private key object visible in this slot before login */
+    int pin_fits; /* the slot's PIN length range admits the user-auth PIN */
 } found_t;
+
+/* OpenSC shows a card with two PINs as one slot per PIN; the public
+ * user-authentication certificate may appear in both. The user-authentication
+ * PIN is 4 digits, the signing PIN 6..16 characters: the PIN length range says
+ * which slot is which, so the auth PIN never goes to the signing PIN's slot. */
+static int pin_range_fits(const CK_TOKEN_INFO *ti, int digits)
+{
+    return digits <= 0 ||
+           (ti->ulMinPinLen <= (CK_ULONG)digits && (CK_ULONG)digits <= ti->ulMaxPinLen);
+}
+
+static int slot_score(const found_t *c)
+{
+    return c->key_seen * 2 + c->pin_fits;
+}
 
 jpki_ch_p11_t *jpki_ch_p11_open(const char *path, const char **err)
 {
@@ -164,7 +180,8 @@ static int private_key_visible(jpki_ch_p11_t *p, CK_SESSION_HANDLE s, const foun
 
 /* Adds the user-authentication certificates of one slot to found[]; the same
  * certificate seen in several slots (one card, one slot per PIN) counts once. */
-static CK_RV scan_slot(jpki_ch_p11_t *p, CK_SLOT_ID slot, found_t *found, int *nfound)
+static CK_RV scan_slot(jpki_ch_p11_t *p, CK_SLOT_ID slot, int pin_fits, found_t *found,
+                       int *nfound)
 {
     CK_SESSION_HANDLE s;
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
@@ -178,7 +195,7 @@ static CK_RV scan_slot(jpki_ch_p11_t *p, CK_SLOT_ID slot, found_t *found, int *n
         return rv;
     rv = find_objs(p, s, t, 2, objs, &n);
     for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
-        found_t c = {.slot = slot};
+        found_t c = {.slot = slot, .pin_fits = pin_fits};
         unsigned char *id = NULL;
         CK_ULONG len = 0;
         if (get_attr(p, s, objs[i], CKA_VALUE, &c.cert, &len) != CKR_OK)
@@ -198,7 +215,7 @@ static CK_RV scan_slot(jpki_ch_p11_t *p, CK_SLOT_ID slot, found_t *found, int *n
         for (int k = 0; k < *nfound; k++)
             if (found[k].cert_len == c.cert_len && !memcmp(found[k].cert, c.cert, c.cert_len))
                 dup = k;
-        if (dup >= 0 && (found[dup].key_seen || !c.key_seen)) {
+        if (dup >= 0 && slot_score(&found[dup]) >= slot_score(&c)) {
             free(c.cert);
         } else if (dup >= 0) {
             free(found[dup].cert);
@@ -213,7 +230,7 @@ static CK_RV scan_slot(jpki_ch_p11_t *p, CK_SLOT_ID slot, found_t *found, int *n
     return rv;
 }
 
-static jpki_ch_code_t find_auth(jpki_ch_p11_t *p, found_t *out)
+static jpki_ch_code_t find_auth(jpki_ch_p11_t *p, int digits, found_t *out)
 {
     CK_SLOT_ID slots[MAX_SLOTS];
     CK_ULONG nall = 0, n = MAX_SLOTS;
@@ -232,7 +249,7 @@ static jpki_ch_code_t find_auth(jpki_ch_p11_t *p, found_t *out)
         if (p->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK ||
             !(ti.flags & CKF_TOKEN_INITIALIZED))
             continue;
-        scan_slot(p, slots[i], found, &nfound);
+        scan_slot(p, slots[i], pin_range_fits(&ti, digits), found, &nfound);
     }
     if (nfound == 1) {
         *out = found[0];
@@ -265,6 +282,13 @@ static jpki_ch_code_t login(jpki_ch_card_t *card, CK_SESSION_HANDLE s, CK_SLOT_I
         return rv == CKR_USER_ALREADY_LOGGED_IN ? JCH_OK : jpki_ch_p11_code(rv);
     default:
         break;
+    }
+    if (!pin_range_fits(&ti, card->pin_digits)) {
+        jpki_ch_log("the token's PIN length range %lu..%lu does not admit a %d-digit PIN: "
+                    "not the user-authentication PIN (see --pin-digits)",
+                    (unsigned long)ti.ulMinPinLen, (unsigned long)ti.ulMaxPinLen,
+                    card->pin_digits);
+        return JCH_E_CARD_ERROR;
     }
     rc = jpki_ch_pinentry_ask(&card->pinentry, origin, jpki_ch_pin_tries_left(ti.flags), pin);
     if (rc != JCH_OK)
@@ -334,7 +358,7 @@ jpki_ch_code_t jpki_ch_card_sign(jpki_ch_card_t *card, const char *origin,
     CK_RV rv;
 
     memset(out, 0, sizeof *out);
-    if ((rc = find_auth(p, &c)) != JCH_OK)
+    if ((rc = find_auth(p, card->pin_digits, &c)) != JCH_OK)
         return rc;
     if ((rv = p->f->C_OpenSession(c.slot, CKF_SERIAL_SESSION, NULL, NULL, &s)) != CKR_OK) {
         free(c.cert);
