@@ -66,6 +66,10 @@ typedef struct jpki_srv_cfg_t {
     int session_idle;   /* seconds */
     int session_max_age;
 
+    /* origin-bound challenge login (jpki_origin.c) */
+    apr_array_header_t *origins; /* JPKIOrigin (const char *); NULL = derived */
+    int bare_challenge;          /* JPKIBareChallenge; -1 = unset (Off) */
+
     /* status */
     jpki_status_provider_e status_provider;
     void *status_cfg; /* jpki_status_cfg_t: the status directives (jpki_status.c) */

@@ -9,6 +9,7 @@
 #include "jpki_identity.h"
 #include "jpki_metrics.h"
 #include "jpki_account.h"
+#include "jpki_origin.h"
 
 #include "http_main.h"
 
@@ -196,6 +197,7 @@ const command_rec jpki_cmds[] = {
     JPKI_AUDIT_CMDS,
     JPKI_METRICS_CMDS,
     JPKI_ACCOUNT_CMDS,
+    JPKI_ORIGIN_CMDS,
     {NULL}};
 
 void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
@@ -207,6 +209,7 @@ void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
     c->challenge_lifetime = JPKI_UNSET;
     c->session_idle = JPKI_UNSET;
     c->session_max_age = JPKI_UNSET;
+    c->bare_challenge = JPKI_UNSET;
     c->status_provider = JPKI_STATUS_PROVIDER_UNSET;
     c->status_cfg = jpki_status_cfg_create(p);
     c->identity = jpki_identity_srv_create(p);
@@ -234,6 +237,8 @@ void *jpki_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(cookie_path);
     MERGE_INT(session_idle);
     MERGE_INT(session_max_age);
+    MERGE_PTR(origins);
+    MERGE_INT(bare_challenge);
     mrg->status_provider = (add->status_provider == JPKI_STATUS_PROVIDER_UNSET)
                                ? base->status_provider
                                : add->status_provider;
@@ -284,6 +289,23 @@ int jpki_cfg_session_idle(const jpki_srv_cfg_t *c)
 int jpki_cfg_session_max_age(const jpki_srv_cfg_t *c)
 {
     return c->session_max_age == JPKI_UNSET ? JPKI_DEFAULT_SESSION_MAX_AGE : c->session_max_age;
+}
+
+/* What a login on this host will accept as its origin (docs/http-contract.md). */
+static void jpki_config_log_origins(apr_pool_t *ptemp, server_rec *vs, const jpki_srv_cfg_t *c)
+{
+    apr_array_header_t *list = jpki_origin_list(ptemp, vs);
+    ap_log_error(APLOG_MARK, list->nelts ? APLOG_DEBUG : APLOG_WARNING, 0, vs,
+                 JPKI_LOGNO(0140) "challenge logins accepted from %s%s: %s",
+                 c->origins ? "JPKIOrigin" : "ServerName/ServerAlias",
+                 c->origins ? "" : " (derived)",
+                 list->nelts ? apr_array_pstrcat(ptemp, list, ' ') : "no origin; set JPKIOrigin");
+    if (c->bare_challenge == 1) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
+                     JPKI_LOGNO(0141) "JPKIBareChallenge On: logins whose signature "
+                     "covers only the challenge (not bound to an origin) are accepted; a "
+                     "relayed challenge is then a full login");
+    }
 }
 
 /* Build each virtual host's trust store and check what must be consistent.
@@ -347,6 +369,7 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                          vs->port);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
+        jpki_config_log_origins(ptemp, vs, c);
         if (c->status_provider == JPKI_STATUS_PROVIDER_NONE) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
                          JPKI_LOGNO(0106) "JPKIStatusProvider none: revocation is NOT checked "

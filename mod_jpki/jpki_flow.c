@@ -1,5 +1,7 @@
 #include "jpki_flow.h"
 #include "jpki_challenge.h"
+#include "jpki_login_core.h"
+#include "jpki_origin.h"
 #include "jpki_account.h"
 #include "jpki_audit.h"
 #include "jpki_metrics.h"
@@ -25,6 +27,9 @@ static const struct {
     {JPKI_E_CERT_TEST_HIERARCHY, "Test cards are not accepted here."},
     {"signature_invalid", "The card's signature does not match."},
     {"signature_malformed", "The signature could not be read."},
+    {JPKI_E_CLIENT_DATA_MISSING, "The card helper is too old: update it."},
+    {JPKI_E_CLIENT_DATA_INVALID, "The card helper's answer could not be read."},
+    {JPKI_E_ORIGIN_MISMATCH, "The card signed for another website."},
     /* accounts (jpki_account.h) */
     {"no_account", "No account is linked to this card. Register first."},
     {"link_pending", "Your renewed card is not linked yet. Try again later."},
@@ -116,6 +121,16 @@ int jpki_flow_login(request_rec *r, const jpki_flow_in_t *in, jpki_identity_t *i
             return refuse(r, in, c, err, JPKI_FLOW_PROOF, "signature_invalid", detail);
         }
     }
+    /* 2b. ... made for this site: the origin the browser told the helper. */
+    if (in->origin != NULL && !jpki_origin_allowed(r, in->origin)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      JPKI_LOGNO(0340) "client data origin %s is not one of this host's "
+                      "origins (%s): a challenge relayed through another site?",
+                      in->origin,
+                      apr_array_pstrcat(r->pool, jpki_origin_list(r->pool, r->server), ' '));
+        return refuse(r, in, c, err, JPKI_FLOW_PROOF, JPKI_E_ORIGIN_MISMATCH,
+                      "the card signed for another origin");
+    }
     jpki_identity_from_cert(id, c, in->method, now);
 
     /* 3. Revocation status: the paid step, only after every free check. */
@@ -134,33 +149,62 @@ int jpki_flow_login(request_rec *r, const jpki_flow_in_t *in, jpki_identity_t *i
     return 1;
 }
 
+static int challenge_refused(request_rec *r, jpki_flow_err_t *err, jpki_flow_kind_e kind,
+                             const char *code, const char *detail)
+{
+    memset(err, 0, sizeof(*err));
+    err->kind = kind;
+    err->code = code;
+    err->detail = detail;
+    jpki_flow_refused(r, "challenge", code, NULL, detail);
+    return 0;
+}
+
 int jpki_flow_challenge(request_rec *r, jpki_cert_type_e expected, const char *challenge,
-                        const char *cert, const unsigned char *sig, apr_size_t sig_len,
-                        jpki_identity_t *id, jpki_flow_err_t *err)
+                        const char *client_data, const char *cert, const unsigned char *sig,
+                        apr_size_t sig_len, jpki_identity_t *id, jpki_flow_err_t *err)
 {
     const unsigned char *nonce;
     apr_size_t nonce_len;
     jpki_flow_in_t in;
+    jpki_clientdata_t cd;
+    const char *why;
     /* The challenge is spent here, before anything else is looked at. */
     const char *code = jpki_challenge_consume(r, challenge, &nonce, &nonce_len);
 
     if (code != NULL) {
-        memset(err, 0, sizeof(*err));
-        err->kind = strcmp(code, "cache_unavailable") == 0 ? JPKI_FLOW_UNAVAILABLE
-                                                           : JPKI_FLOW_PROOF;
-        err->code = code;
-        err->detail = "challenge refused";
-        jpki_flow_refused(r, "challenge", code, NULL, err->detail);
-        return 0;
+        return challenge_refused(r, err,
+                                 strcmp(code, "cache_unavailable") == 0 ? JPKI_FLOW_UNAVAILABLE
+                                                                        : JPKI_FLOW_PROOF,
+                                 code, "challenge refused");
     }
     memset(&in, 0, sizeof(in));
     in.method = "challenge";
     in.expected = expected;
     in.cert = cert;
     in.cert_len = strlen(cert);
-    in.signed_data = nonce;
-    in.signed_len = nonce_len;
     in.sig = sig;
     in.sig_len = sig_len;
+    if (client_data != NULL) {
+        why = jpki_clientdata_decode(r->pool, client_data, challenge, &in.signed_data,
+                                     &in.signed_len, &cd);
+        if (why != NULL) {
+            return challenge_refused(r, err, JPKI_FLOW_MALFORMED, JPKI_E_CLIENT_DATA_INVALID,
+                                     why);
+        }
+        in.origin = cd.origin;
+    }
+    else if (jpki_origin_bare_allowed(r->server)) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                      JPKI_LOGNO(0341) "legacy login without client data (JPKIBareChallenge "
+                      "On): the signature covers only the challenge, no origin is checked");
+        in.signed_data = nonce;
+        in.signed_len = nonce_len;
+    }
+    else {
+        return challenge_refused(r, err, JPKI_FLOW_MALFORMED, JPKI_E_CLIENT_DATA_MISSING,
+                                 "no client_data: the card helper signed the bare challenge "
+                                 "(JPKIBareChallenge Off)");
+    }
     return jpki_flow_login(r, &in, id, err);
 }

@@ -26,8 +26,9 @@ typedef struct jpki_flow_in_t {
     jpki_cert_type_e expected;   /* AUTH for login */
     const char *cert;            /* PEM, DER or base64 DER */
     apr_size_t cert_len;
-    const unsigned char *signed_data; /* challenge bytes (challenge method only) */
+    const unsigned char *signed_data; /* client data, or the bare challenge bytes */
     apr_size_t signed_len;
+    const char *origin; /* client data's origin, checked after the signature; NULL = none */
     const unsigned char *sig;
     apr_size_t sig_len;
 } jpki_flow_in_t;
@@ -38,10 +39,13 @@ int jpki_flow_login(request_rec *r, const jpki_flow_in_t *in, jpki_identity_t *i
                     jpki_flow_err_t *err);
 
 /* A challenge login: consume the challenge (single use, whatever follows),
- * then run jpki_flow_login with its bytes as the signed data. */
+ * then check the client data (base64url text; NULL = legacy form, refused
+ * with client_data_missing unless JPKIBareChallenge On) and run
+ * jpki_flow_login with the client-data bytes as the signed data and its
+ * origin to check after the signature. */
 int jpki_flow_challenge(request_rec *r, jpki_cert_type_e expected, const char *challenge,
-                        const char *cert, const unsigned char *sig, apr_size_t sig_len,
-                        jpki_identity_t *id, jpki_flow_err_t *err);
+                        const char *client_data, const char *cert, const unsigned char *sig,
+                        apr_size_t sig_len, jpki_identity_t *id, jpki_flow_err_t *err);
 
 /* The one refusal log line (JPKI0201), audit record and counter. */
 void jpki_flow_refused(request_rec *r, const char *method, const char *code, const char *serial,

@@ -5,9 +5,8 @@
 #include "jpki_challenge.h"
 #include "jpki_flow.h"
 #include "jpki_http_json.h"
+#include "jpki_login_core.h"
 #include "jpki_session.h"
-
-#define MAX_SIGNATURE_B64 2048 /* RSA-4096 is 684 characters */
 
 static int handle_challenge(request_rec *r)
 {
@@ -34,26 +33,6 @@ static int handle_challenge(request_rec *r)
     return jpki_json_send(r, HTTP_OK, o);
 }
 
-/* A required string field of bounded length. */
-static const char *field(json_t *o, const char *name, apr_size_t max, const char **why,
-                         apr_pool_t *p)
-{
-    json_t *v = json_object_get(o, name);
-    if (v == NULL) {
-        *why = apr_psprintf(p, "field '%s' is missing", name);
-        return NULL;
-    }
-    if (!json_is_string(v)) {
-        *why = apr_psprintf(p, "field '%s' must be a string", name);
-        return NULL;
-    }
-    if (json_string_length(v) == 0 || json_string_length(v) > max) {
-        *why = apr_psprintf(p, "field '%s' is empty or longer than %" APR_SIZE_T_FMT, name, max);
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
 static int bad_request(request_rec *r, const char *code, const char *why)
 {
     jpki_flow_refused(r, "challenge", code, NULL, why);
@@ -67,13 +46,11 @@ static int handle_login(request_rec *r)
     apr_size_t len;
     int rc;
     json_t *o;
-    const char *why = NULL, *challenge, *cert, *sig_b64, *return_to = "/";
-    const unsigned char *sig;
-    apr_size_t sig_len;
+    const char *why = NULL, *code;
+    jpki_login_body_t in;
     jpki_flow_err_t err;
     jpki_identity_t id;
     jpki_session_t *sess;
-    json_t *rt;
 
     if (r->method_number != M_POST) {
         apr_table_setn(r->err_headers_out, "Allow", "POST");
@@ -85,7 +62,7 @@ static int handle_login(request_rec *r)
         return jpki_json_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                                "Content-Type must be application/json.");
     }
-    rc = jpki_json_read_body(r, JPKI_MAX_BODY, &body, &len);
+    rc = jpki_json_read_body(r, JPKI_LOGIN_MAX_BODY, &body, &len);
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
         jpki_flow_refused(r, "challenge", "body_too_large", NULL, "body over 64 KiB");
         return jpki_json_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
@@ -94,36 +71,13 @@ static int handle_login(request_rec *r)
     if (rc != OK) {
         return bad_request(r, "malformed_request", "the request body could not be read");
     }
-    o = jpki_json_parse_object(body, len, &why);
-    if (o == NULL) {
-        return bad_request(r, "malformed_json", why);
+    /* Typed, bounded fields; client_data's content is checked only after
+     * the challenge is consumed (jpki_flow_challenge). */
+    if ((code = jpki_login_body_parse(r->pool, body, len, &in, &why)) != NULL) {
+        return bad_request(r, code, why);
     }
-    challenge = field(o, "challenge", 64, &why, r->pool);
-    cert = challenge ? field(o, "certificate", JPKI_CERT_MAX_DER * 2, &why, r->pool) : NULL;
-    sig_b64 = cert ? field(o, "signature", MAX_SIGNATURE_B64, &why, r->pool) : NULL;
-    if (sig_b64 == NULL) {
-        json_decref(o);
-        return bad_request(r, "malformed_request", why);
-    }
-    rt = json_object_get(o, "return_to");
-    if (rt != NULL && !json_is_null(rt)) {
-        if (!json_is_string(rt) || !jpki_return_to_valid(json_string_value(rt))) {
-            json_decref(o);
-            return bad_request(r, "invalid_return_to",
-                               "return_to must be a same-origin path starting with a single '/'");
-        }
-        return_to = apr_pstrdup(r->pool, json_string_value(rt));
-    }
-    challenge = apr_pstrdup(r->pool, challenge);
-    cert = apr_pstrdup(r->pool, cert);
-    sig_b64 = apr_pstrdup(r->pool, sig_b64);
-    json_decref(o);
-
-    sig = jpki_util_b64_decode(r->pool, sig_b64, strlen(sig_b64), 1024, &sig_len);
-    if (sig == NULL) {
-        return bad_request(r, "malformed_request", "signature is not base64");
-    }
-    if (!jpki_flow_challenge(r, JPKI_CERT_TYPE_AUTH, challenge, cert, sig, sig_len, &id, &err)) {
+    if (!jpki_flow_challenge(r, JPKI_CERT_TYPE_AUTH, in.challenge, in.client_data,
+                             in.certificate, in.signature, in.signature_len, &id, &err)) {
         return jpki_json_error(r, jpki_flow_http_status(&err, "challenge"), err.code,
                                jpki_flow_message(err.code));
     }
@@ -133,7 +87,7 @@ static int handle_login(request_rec *r)
     }
     o = json_object();
     json_object_set_new(o, "status", json_string("ok"));
-    json_object_set_new(o, "redirect", json_string(return_to));
+    json_object_set_new(o, "redirect", json_string(in.return_to ? in.return_to : "/"));
     if (id.registration) { /* accounts: the site's sign-up page comes next */
         json_object_set_new(o, "registration", json_true());
     }

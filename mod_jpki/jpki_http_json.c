@@ -1,4 +1,5 @@
 #include "jpki_http_json.h"
+#include "jpki_login_core.h"
 
 int jpki_json_read_body(request_rec *r, apr_size_t max, char **body, apr_size_t *len)
 {
@@ -42,28 +43,7 @@ int jpki_json_read_body(request_rec *r, apr_size_t max, char **body, apr_size_t 
 
 json_t *jpki_json_parse_object(const char *body, apr_size_t len, const char **why)
 {
-    json_error_t e;
-    json_t *o;
-    int depth = jpki_json_depth(body, len);
-    if (depth < 0) {
-        *why = "body is not balanced JSON";
-        return NULL;
-    }
-    if (depth > JPKI_MAX_JSON_DEPTH) {
-        *why = "JSON nested too deeply";
-        return NULL;
-    }
-    o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
-    if (o == NULL) {
-        *why = "body is not valid JSON";
-        return NULL;
-    }
-    if (!json_is_object(o)) {
-        json_decref(o);
-        *why = "body is not a JSON object";
-        return NULL;
-    }
-    return o;
+    return jpki_json_object_parse(body, len, JPKI_MAX_JSON_DEPTH, why);
 }
 
 int jpki_json_send(request_rec *r, int status, json_t *o)

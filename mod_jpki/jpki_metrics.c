@@ -71,7 +71,7 @@ static const char *const known_codes[] = {
     "signature_invalid", "signature_malformed", "challenge_unknown", "challenge_replayed",
     "challenge_expired", "challenge_wrong_browser", "malformed_json", "malformed_request",
     "invalid_return_to", "body_too_large", "cache_unavailable", "session_unavailable",
-    "not_configured",
+    "not_configured", "client_data_missing", "client_data_invalid", "origin_mismatch",
     /* status (docs/status.md) and accounts (docs/accounts.md) */
     "cert_revoked", "cert_revoked_superseded", "cert_revoked_affiliation_changed",
     "cert_revoked_cessation", "cert_revoked_hold", "cert_revoked_key_compromise",

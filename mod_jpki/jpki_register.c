@@ -18,6 +18,8 @@
 #include "jpki_http_json.h"
 
 #define MAX_SIGNATURE_B64 2048
+/* The client data the signing key signed (protocol v2, docs/accounts.md). */
+#define JPKI_SIGN_HDR_CLIENT_DATA "X-JPKISign-ClientData"
 
 static const char *take_header(request_rec *r, const char *name, apr_size_t max)
 {
@@ -35,7 +37,7 @@ static const char *take_header(request_rec *r, const char *name, apr_size_t max)
 int jpki_register_signing(request_rec *r, jpki_session_t *sess, const char **code)
 {
     jpki_account_srv_t *cfg = jpki_account_cfg(r->server);
-    const char *challenge, *cert, *sig_b64, *ccode, *detail = NULL;
+    const char *challenge, *client_data, *cert, *sig_b64, *ccode, *detail = NULL;
     const unsigned char *sig;
     apr_size_t sig_len;
     jpki_flow_err_t err;
@@ -47,6 +49,7 @@ int jpki_register_signing(request_rec *r, jpki_session_t *sess, const char **cod
     challenge = take_header(r, JPKI_SIGN_HDR_CHALLENGE, 64);
     cert = take_header(r, JPKI_SIGN_HDR_CERTIFICATE, JPKI_CERT_MAX_DER * 2);
     sig_b64 = take_header(r, JPKI_SIGN_HDR_SIGNATURE, MAX_SIGNATURE_B64);
+    client_data = take_header(r, JPKI_SIGN_HDR_CLIENT_DATA, 8192);
     if (challenge == NULL || cert == NULL || sig_b64 == NULL) {
         jpki_flow_refused(r, "challenge", JPKI_E_SIGN_PROOF_MISSING, sess->ident.serial,
                           "registration needs X-JPKISign-Challenge, -Certificate and "
@@ -62,7 +65,9 @@ int jpki_register_signing(request_rec *r, jpki_session_t *sess, const char **cod
         return HTTP_BAD_REQUEST;
     }
     /* Chain, validity, signature, status (signing purpose, its own fee). */
-    if (!jpki_flow_challenge(r, JPKI_CERT_TYPE_SIGN, challenge, cert, sig, sig_len, &sid, &err)) {
+    /* Origin-bound like a login: client data, else JPKIBareChallenge. */
+    if (!jpki_flow_challenge(r, JPKI_CERT_TYPE_SIGN, challenge, client_data, cert, sig, sig_len,
+                             &sid, &err)) {
         *code = err.code;
         return jpki_flow_http_status(&err, "challenge");
     }

@@ -87,8 +87,9 @@ is $res->header('X-JPKI-Error'), 'link_pending', '... link_pending';
 sub sign_headers {
     my ($ua, $cert) = @_;
     my $ch = json_of($ua->get(ssl_url('/jpki/challenge', $V)))->{challenge};
+    my %p = card_proof($cert, $ch, vhost => $V);
     return ('X-JPKISign-Challenge' => $ch, 'X-JPKISign-Certificate' => b64(pki_der($cert)),
-            'X-JPKISign-Signature' => b64(card_sign($cert, b64url_decode($ch))));
+            'X-JPKISign-Signature' => $p{signature}, 'X-JPKISign-ClientData' => $p{client_data});
 }
 my $ub = ua();
 $res = alogin($ub, $V, cert => 'auth-bob');

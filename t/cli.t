@@ -11,7 +11,7 @@ use File::Temp ();
 use IO::Socket::INET ();
 use JSON::PP ();
 
-plan tests => 25;
+plan tests => 30;
 
 my $vars = Apache::Test::vars();
 my $ca   = "$vars->{sslca}/$vars->{sslcaorg}/certs/ca.crt";
@@ -81,6 +81,23 @@ is $rc, 1, "bob's key with alice's certificate exits 1";
 like $err, qr/signature_invalid/, 'stderr names signature_invalid';
 is $out, '', 'no cookie printed on failure';
 like error_log_since($mark), qr/code=signature_invalid method=challenge/, 'the server logged it';
+
+# --- 4b. the client data names an origin: --origin (default: that of --url) --------
+(my $phish = $base) =~ s{//localhost:}{//phish.localhost:};
+$mark = error_log_mark();
+($rc, $out, $err) = run_tool(@common, '--key', pki('auth-alice-1.key'),
+                             '--cert', pki('auth-alice-1.der'), '--origin', $phish);
+is $rc, 1, "--origin $phish (a relaying site) exits 1";
+like $err, qr/origin_mismatch/, 'stderr names origin_mismatch';
+like error_log_since($mark), qr/JPKI0340: client data origin \Q$phish\E is not one of this host's origins/,
+    'the server logged the foreign origin';
+($rc, $out, $err) = run_tool(@common, '--key', pki('auth-alice-1.key'),
+                             '--cert', pki('auth-alice-1.der'), '--bare');
+ok $rc == 1 && $err =~ /client_data_missing/, '--bare (no client data) => client_data_missing'
+    or diag $err;
+($rc, $out, $err) = run_tool(@common, '--key', pki('auth-alice-1.key'),
+                             '--cert', pki('auth-alice-1.der'), '--origin', "$base/");
+is $rc, 2, '--origin with a path or trailing slash: usage error';
 
 # --- 5. an expired certificate: the stable code ------------------------------------
 ($rc, $out, $err) = run_tool(@common, '--key', pki('bad-expired.key'),

@@ -27,9 +27,8 @@ is $cj->{digest}, 'sha256', 'digest sha256';
 like join("\n", $cres->header('Set-Cookie')), qr/jpki_session_pre=[A-Za-z0-9_-]{22}; Path=\/; Max-Age=\d+; Secure; HttpOnly; SameSite=Strict/,
     'pre-login cookie binds the challenge to the browser';
 
-my $sig = card_sign('auth-alice-1', b64url_decode($ch));
 my $res = login_request($ua, { challenge => $ch, certificate => b64(pki_der('auth-alice-1')),
-                               signature => b64($sig), return_to => '/protected/env?x=1' });
+                               card_proof('auth-alice-1', $ch), return_to => '/protected/env?x=1' });
 is $res->code, 200, 'login => 200' or diag $res->as_string;
 my $j = json_of($res);
 is $j->{status}, 'ok', 'status ok';
@@ -52,7 +51,7 @@ is json_of($res)->{redirect}, '/', 'redirect defaults to /';
 # the PEM form of the certificate is accepted too
 ($ch) = challenge($ua);
 $res = login_request($ua, { challenge => $ch, certificate => pki_slurp('auth-carol.crt'),
-                            signature => b64(card_sign('auth-carol', b64url_decode($ch))) });
+                            card_proof('auth-carol', $ch) });
 is $res->code, 200, 'PEM certificate text accepted';
 
 # --- session rotation: a new id at every login, the old one is dead --------------
@@ -95,8 +94,8 @@ is json_of($res)->{JPKI_AUTH_METHOD}, 'tls', 'method tls';
 
 # --- replay, expiry, other browser, unknown --------------------------------------------
 ($ch) = challenge($ua);
-$sig = card_sign('auth-alice-1', b64url_decode($ch));
-my %ok_body = (challenge => $ch, certificate => b64(pki_der('auth-alice-1')), signature => b64($sig));
+my %ok_body = (challenge => $ch, certificate => b64(pki_der('auth-alice-1')),
+               card_proof('auth-alice-1', $ch));
 is login_request($ua, \%ok_body)->code, 200, 'first use of a challenge';
 $res = login_request($ua, \%ok_body);
 is $res->code, 401, 'second use refused';
@@ -105,16 +104,16 @@ is json_of($res)->{error}, 'challenge_replayed', 'challenge_replayed';
 # a failed first attempt burns the challenge too
 ($ch) = challenge($ua);
 $res = login_request($ua, { challenge => $ch, certificate => b64(pki_der('auth-alice-1')),
-                            signature => b64(card_sign('auth-bob', b64url_decode($ch))) });
+                            card_proof('auth-bob', $ch) });
 is json_of($res)->{error}, 'signature_invalid', 'failed attempt';
 $res = login_request($ua, { challenge => $ch, certificate => b64(pki_der('auth-alice-1')),
-                            signature => b64(card_sign('auth-alice-1', b64url_decode($ch))) });
+                            card_proof('auth-alice-1', $ch) });
 is json_of($res)->{error}, 'challenge_replayed', 'a challenge used by a failed attempt cannot be retried';
 
 # issued to another browser
 my ($ch2) = challenge(ua());
 $res = login_request($ua, { challenge => $ch2, certificate => b64(pki_der('auth-alice-1')),
-                            signature => b64(card_sign('auth-alice-1', b64url_decode($ch2))) });
+                            card_proof('auth-alice-1', $ch2) });
 is json_of($res)->{error}, 'challenge_wrong_browser', 'challenge issued to another browser';
 
 # --- bounded: 10,000 challenges from one client ------------------------------------------
@@ -176,8 +175,8 @@ cmp_ok $rss2 - $rss1, '<', 2 * 1024,
     "no memory growth over 5,000 more challenges (@{[$rss2 - $rss1]} KiB, same processes)";
 is $keep->get(ssl_url('/protected/env'))->code, 200,
     'the session survives the flood (challenges and sessions are separate caches)';
-my $sig_e = card_sign('auth-bob', b64url_decode($early));
-$res = login_request($keep, { challenge => $early, certificate => b64(pki_der('auth-bob')), signature => b64($sig_e) });
+$res = login_request($keep, { challenge => $early, certificate => b64(pki_der('auth-bob')),
+                              card_proof('auth-bob', $early) });
 ok $res->code == 200 || json_of($res)->{error} eq 'challenge_unknown',
     'an early challenge is either still valid or evicted (never an error)';
 
@@ -197,32 +196,38 @@ sub raw_sign {    # PKCS#1 v1.5 padding over the bare hash: no DigestInfo
     return scalar `openssl pkeyutl -sign -inkey @{[pki("$key.key")]} -in @{[$in->filename]}`;
 }
 
+my $O = vhost_origin();
+sub cd { b64url(client_data($_[0], $O)) }
 my $deep = '{"challenge":' . ('[' x 1000) . (']' x 1000) . '}';
 my @bad = (
     # name, body-builder (gets a fresh challenge), expected status, expected code(s)
     [ 'unknown challenge', sub { { challenge => 'A' x 43, certificate => b64(pki_der('auth-alice-1')),
-          signature => b64(card_sign('auth-alice-1', 'x' x 32)) } }, 401, 'challenge_unknown' ],
+          card_proof('auth-alice-1', 'A' x 43) } }, 401, 'challenge_unknown' ],
     [ 'signature by another key', sub { my $c = shift; { challenge => $c, certificate => b64(pki_der('auth-alice-1')),
-          signature => b64(card_sign('auth-bob', b64url_decode($c))) } }, 401, 'signature_invalid' ],
+          card_proof('auth-bob', $c) } }, 401, 'signature_invalid' ],
     [ 'signature over other bytes', sub { my $c = shift; { challenge => $c, certificate => b64(pki_der('auth-alice-1')),
-          signature => b64(card_sign('auth-alice-1', 'other bytes')) } }, 401, 'signature_invalid' ],
+          client_data => cd($c), signature => b64(card_sign('auth-alice-1', 'other bytes')) } },
+      401, 'signature_invalid' ],
     [ 'RSA-PSS signature', sub { my $c = shift; { challenge => $c, certificate => b64(pki_der('auth-alice-1')),
-          signature => b64(pss_sign('auth-alice-1', b64url_decode($c))) } }, 401, 'signature_invalid' ],
+          client_data => cd($c), signature => b64(pss_sign('auth-alice-1', client_data($c, $O))) } },
+      401, 'signature_invalid' ],
     [ 'raw signature without DigestInfo', sub { my $c = shift; { challenge => $c, certificate => b64(pki_der('auth-alice-1')),
-          signature => b64(raw_sign('auth-alice-1', b64url_decode($c))) } }, 401, 'signature_invalid' ],
+          client_data => cd($c), signature => b64(raw_sign('auth-alice-1', client_data($c, $O))) } },
+      401, 'signature_invalid' ],
     [ 'certificate and signature swapped', sub { my $c = shift; { challenge => $c,
-          certificate => b64(card_sign('auth-alice-1', b64url_decode($c))), signature => b64(pki_der('auth-alice-1')) } },
+          certificate => b64(card_sign('auth-alice-1', client_data($c, $O))), client_data => cd($c),
+          signature => b64(pki_der('auth-alice-1')) } },
       400, 'malformed_request' ],
     [ 'signing certificate at login', sub { my $c = shift; { challenge => $c, certificate => b64(pki_der('sign-alice')),
-          signature => b64(card_sign('sign-alice', b64url_decode($c))) } }, 401, 'cert_wrong_type' ],
+          card_proof('sign-alice', $c) } }, 401, 'cert_wrong_type' ],
     [ 'expired certificate', sub { my $c = shift; { challenge => $c, certificate => b64(pki_der('bad-expired')),
-          signature => b64(card_sign('bad-expired', b64url_decode($c))) } }, 401, 'cert_expired' ],
+          card_proof('bad-expired', $c) } }, 401, 'cert_expired' ],
     [ 'truncated certificate', sub { my $c = shift; { challenge => $c, certificate => substr(b64(pki_der('auth-alice-1')), 0, 200),
-          signature => b64(card_sign('auth-alice-1', b64url_decode($c))) } }, 401, 'cert_malformed' ],
+          card_proof('auth-alice-1', $c) } }, 401, 'cert_malformed' ],
     [ 'non-base64 signature', sub { my $c = shift; { challenge => $c, certificate => b64(pki_der('auth-alice-1')),
-          signature => '!!not base64!!' } }, 400, 'malformed_request' ],
+          client_data => cd($c), signature => '!!not base64!!' } }, 400, 'malformed_request' ],
     [ 'garbage certificate', sub { my $c = shift; { challenge => $c, certificate => b64(pki_slurp('garbage.bin')),
-          signature => b64(card_sign('auth-alice-1', b64url_decode($c))) } }, 401, 'cert_malformed' ],
+          card_proof('auth-alice-1', $c) } }, 401, 'cert_malformed' ],
     [ 'missing field', sub { my $c = shift; { challenge => $c, certificate => b64(pki_der('auth-alice-1')) } },
       400, 'malformed_request' ],
     [ 'wrong JSON types', sub { my $c = shift; { challenge => $c, certificate => [1, 2], signature => 42 } },
@@ -232,13 +237,13 @@ my @bad = (
     [ 'body over 64 KiB', sub { my $c = shift; { challenge => $c, certificate => 'A' x 70000, signature => 'AA' } },
       413, 'body_too_large' ],
     [ 'open redirect in return_to', sub { my $c = shift; { challenge => $c, certificate => b64(pki_der('auth-alice-1')),
-          signature => b64(card_sign('auth-alice-1', b64url_decode($c))), return_to => '//evil.example/' } },
+          card_proof('auth-alice-1', $c), return_to => '//evil.example/' } },
       400, 'invalid_return_to' ],
     [ 'encoded open redirect', sub { my $c = shift; { challenge => $c, certificate => b64(pki_der('auth-alice-1')),
-          signature => b64(card_sign('auth-alice-1', b64url_decode($c))), return_to => '/%2F%2Fevil.example' } },
+          card_proof('auth-alice-1', $c), return_to => '/%2F%2Fevil.example' } },
       400, 'invalid_return_to' ],
     [ 'absolute URL in return_to', sub { my $c = shift; { challenge => $c, certificate => b64(pki_der('auth-alice-1')),
-          signature => b64(card_sign('auth-alice-1', b64url_decode($c))), return_to => 'https://evil.example/' } },
+          card_proof('auth-alice-1', $c), return_to => 'https://evil.example/' } },
       400, 'invalid_return_to' ],
 );
 

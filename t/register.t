@@ -13,7 +13,7 @@ use JPKITest;
 use JPKIAccount;
 use utf8;
 
-plan tests => 36;
+plan tests => 40;
 
 my $V   = 'jpki_acct_reg';
 my $db  = sqlite_db('reg');
@@ -43,15 +43,24 @@ sub sign_headers {
     my ($ua, %o) = @_;
     my ($ch) = json_of($ua->get(ssl_url('/jpki/challenge', $V)))->{challenge};
     my $cert = $o{cert} || 'sign-bob';
-    my $sig = card_sign($o{key} || $cert, b64url_decode($ch));
+    my %p = card_proof($o{key} || $cert, $ch, vhost => $V, origin => $o{origin});
     return ('X-JPKISign-Challenge' => $o{challenge} || $ch,
             'X-JPKISign-Certificate' => b64(pki_der($cert)),
-            'X-JPKISign-Signature' => b64($sig));
+            'X-JPKISign-Signature' => $p{signature},
+            ($o{no_client_data} ? () : ('X-JPKISign-ClientData' => $p{client_data})));
 }
 
 $res = aget($ua, $V, '/register-sign/env');
 is $res->code, 400, 'JPKIRegistration Signing without a proof => 400';
 is $res->header('X-JPKI-Error'), 'sign_proof_missing', '... sign_proof_missing';
+
+# the signing proof is origin-bound like a login (X-JPKISign-ClientData)
+$res = aget($ua, $V, '/register-sign/env', sign_headers($ua, no_client_data => 1));
+is $res->code, 400, 'signing proof over the bare challenge (no client data) => 400';
+is $res->header('X-JPKI-Error'), 'client_data_missing', '... client_data_missing';
+$res = aget($ua, $V, '/register-sign/env', sign_headers($ua, origin => 'https://phish.localhost'));
+is $res->code, 401, 'signing proof made for another origin => 401';
+is $res->header('X-JPKI-Error'), 'origin_mismatch', '... origin_mismatch';
 
 $res = aget($ua, $V, '/register-sign/env', sign_headers($ua, key => 'auth-bob'));
 is $res->code, 401, 'proof signed with another key => 401';

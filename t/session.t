@@ -22,7 +22,7 @@ sub login_on {
     my $cert = $o{cert} || 'auth-alice-1';
     return ($ch, sub {
         my $body = { challenge => $ch, certificate => b64(pki_der($cert)),
-                     signature => b64(card_sign($cert, b64url_decode($ch))) };
+                     card_proof($cert, $ch, vhost => $module) };
         my $req = HTTP::Request->new(POST => ssl_url('/jpki/login', $module));
         $req->header('Content-Type' => 'application/json');
         $req->content(JSON::PP::encode_json($body));
@@ -101,7 +101,7 @@ my $ssl = "$vars->{sslca}/$vars->{sslcaorg}";
 open my $c, '>', "$dir/httpd.conf" or die;
 print $c <<"EOC";
 ServerRoot $dir
-ServerName localhost
+ServerName localhost:$hport
 Listen 127.0.0.1:$hport
 PidFile $dir/httpd.pid
 ErrorLog $dir/error_log
@@ -151,7 +151,7 @@ my $mch = json_of($mua->get("$base/jpki/challenge"))->{challenge};
 my $req = HTTP::Request->new(POST => "$base/jpki/login");
 $req->header('Content-Type' => 'application/json');
 $req->content(JSON::PP::encode_json({ challenge => $mch, certificate => b64(pki_der('auth-bob')),
-                                      signature => b64(card_sign('auth-bob', b64url_decode($mch))) }));
+                                      card_proof('auth-bob', $mch, origin => $base) }));
 is $mua->request($req)->code, 200, 'login on a server whose JPKICache is memcache';
 is $mua->get("$base/protected/env")->code, 200, 'session works';
 

@@ -64,11 +64,10 @@ sub alogin {
     my $cert = $o{cert} || 'auth-alice-1';
     my $res = $ua->get(ssl_url('/jpki/challenge', $vhost));
     my $ch = json_of($res)->{challenge} or die "no challenge: " . $res->as_string;
-    my $sig = card_sign($o{key} || $cert, b64url_decode($ch));
     my $req = HTTP::Request->new(POST => ssl_url('/jpki/login', $vhost));
     $req->header('Content-Type' => 'application/json');
     $req->content(JSON::PP::encode_json({ challenge => $ch, certificate => b64(pki_der($cert)),
-                                          signature => b64($sig) }));
+                                          card_proof($o{key} || $cert, $ch, vhost => $vhost) }));
     return $ua->request($req);
 }
 

@@ -25,7 +25,7 @@ sub login_on {
     my $r = $ua->get(ssl_url('/jpki/challenge', $module));
     my $ch = json_of($r)->{challenge} or die "no challenge: " . $r->as_string;
     my $body = { challenge => $ch, certificate => b64(pki_der($cert)),
-                 signature => b64(card_sign($o{key} || $cert, b64url_decode($ch))) };
+                 card_proof($o{key} || $cert, $ch, vhost => $module) };
     my $req = HTTP::Request->new(POST => ssl_url('/jpki/login', $module));
     $req->header('Content-Type' => 'application/json');
     $req->content(JSON::PP::encode_json($body));

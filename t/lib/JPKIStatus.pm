@@ -111,11 +111,11 @@ sub vlogin {
     my ($ua, $vhost, $cert) = @_;
     my ($ch) = vchallenge($ua, $vhost);
     die "no challenge from $vhost" unless $ch;
-    my $sig = card_sign($cert, b64url_decode($ch));
     my $req = HTTP::Request->new(POST => vurl($vhost, '/jpki/login'));
     $req->header('Content-Type' => 'application/json');
     $req->content(JSON::PP::encode_json(
-        { challenge => $ch, certificate => b64(pki_der($cert)), signature => b64($sig) }));
+        { challenge => $ch, certificate => b64(pki_der($cert)),
+          card_proof($cert, $ch, vhost => $vhost) }));
     return $ua->request($req);
 }
 

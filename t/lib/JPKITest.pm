@@ -1,8 +1,9 @@
 package JPKITest;
 # Shared helpers for the mod_jpki Apache::Test suite: test-PKI paths, an
 # HTTPS user agent with an optional client certificate, the card-like
-# signer (RSASSA-PKCS1-v1_5 over the SHA-256 DigestInfo of the challenge
-# bytes, as `openssl dgst -sha256 -sign` computes it), and the login flow.
+# signer (RSASSA-PKCS1-v1_5 over the SHA-256 DigestInfo, as `openssl dgst
+# -sha256 -sign` computes it) over the origin-bound client data a card
+# helper builds (protocol v2, docs/http-contract.md), and the login flow.
 use strict;
 use warnings;
 
@@ -16,7 +17,8 @@ use LWP::UserAgent ();
 use MIME::Base64 qw(encode_base64 decode_base64);
 
 our @EXPORT = qw(pki pki_slurp ssl_url ua json_of challenge card_sign b64 b64url_decode
-                 login_request login error_log_since error_log_mark manifest);
+                 login_request login error_log_since error_log_mark manifest
+                 b64url origin_of vhost_origin client_data card_proof);
 
 sub pki { "$ENV{JPKI_PKI_DIR}/$_[0]" }
 
@@ -126,6 +128,40 @@ sub card_sign {
     return $sig;
 }
 
+sub b64url {
+    my $s = encode_base64($_[0], '');
+    $s =~ tr{+/}{-_};
+    $s =~ s/=+$//;
+    return $s;
+}
+
+# scheme://host:port of a URL: what a browser sends as Origin from a page there.
+sub origin_of {
+    my ($url) = @_;
+    $url =~ m{^(https?://[^/?#]+)} or die "no origin in $url";
+    return lc $1;
+}
+
+# The origin of a test vhost (default the mod_ssl one): https://localhost:PORT,
+# which is what mod_jpki derives from its ServerName localhost:PORT.
+sub vhost_origin { origin_of(ssl_url('/', $_[0])) }
+
+# The canonical client-data bytes a card helper builds and the card signs.
+sub client_data {
+    my ($ch, $origin, $type) = @_;
+    return '{"type":"' . ($type // 'jpki.login') . '","challenge":"' . $ch
+        . '","origin":"' . $origin . '"}';
+}
+
+# What a card helper returns for challenge $ch: (client_data => base64url,
+# signature => base64 over the client data) signed with $key. The origin is
+# the vhost's (vhost => name) unless origin => is given.
+sub card_proof {
+    my ($key, $ch, %o) = @_;
+    my $cd = client_data($ch, $o{origin} // vhost_origin($o{vhost}));
+    return (client_data => b64url($cd), signature => b64(card_sign($key, $cd)));
+}
+
 sub login_request {
     my ($ua, $body, %o) = @_;
     my $req = HTTP::Request->new(POST => ssl_url($o{path} || '/jpki/login'));
@@ -139,8 +175,8 @@ sub login {
     my ($ua, %o) = @_;
     my $cert = $o{cert} || 'auth-alice-1';
     my ($ch) = challenge($ua);
-    my $sig = card_sign($o{key} || $cert, b64url_decode($ch));
-    my %body = (challenge => $ch, certificate => b64(pki_der($cert)), signature => b64($sig));
+    my %body = (challenge => $ch, certificate => b64(pki_der($cert)),
+                card_proof($o{key} || $cert, $ch, origin => $o{origin}));
     $body{return_to} = $o{return_to} if exists $o{return_to};
     return login_request($ua, \%body);
 }
