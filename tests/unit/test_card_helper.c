@@ -21,12 +21,12 @@ START_TEST(origin_rules)
     ck_assert(jpki_ch_origin_valid("https://[::1]:8443"));
     ck_assert(jpki_ch_origin_valid("http://localhost:17005"));
     ck_assert(jpki_ch_origin_valid("http://127.0.0.1"));
-    ck_assert(!jpki_ch_origin_valid("http://bank.example"));   /* http only for loopback */
+    ck_assert(!jpki_ch_origin_valid("http://bank.example")); /* http only for loopback */
     ck_assert(!jpki_ch_origin_valid("http://localhost.evil.example"));
     ck_assert(!jpki_ch_origin_valid("null"));
     ck_assert(!jpki_ch_origin_valid(""));
     ck_assert(!jpki_ch_origin_valid(NULL));
-    ck_assert(!jpki_ch_origin_valid("https://bank.example/"));  /* no path, no slash */
+    ck_assert(!jpki_ch_origin_valid("https://bank.example/")); /* no path, no slash */
     ck_assert(!jpki_ch_origin_valid("https://bank.example/x"));
     ck_assert(!jpki_ch_origin_valid("https://"));
     ck_assert(!jpki_ch_origin_valid("https://:443"));
@@ -88,11 +88,19 @@ START_TEST(body_rules)
     ck_assert_int_eq(jpki_ch_body_parse(ok, strlen(ok), c), JCH_OK);
     ck_assert_str_eq(c, C43);
     const char *bad[] = {
-        "", "[]", "null", "{}", "{\"challenge\":5}", "{\"challenge\":\"short\"}",
+        "",
+        "[]",
+        "null",
+        "{}",
+        "{\"challenge\":5}",
+        "{\"challenge\":\"short\"}",
         "{\"challenge\":\"" C43 "\",\"origin\":\"https://evil.example\"}", /* page never sets it */
         "{\"challenge\":\"" C43 "\",\"challenge\":\"" C43 "\"}",
-        "{\"digest\":\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\",\"digest_algorithm\":\"sha256\"}",
-        "{\"challenge\":\"" C43 "=\"}", "{\"challenge\":\"" C43 "\\u0000\"}", "{\"challenge\":\"",
+        "{\"digest\":\"47DEQpj8HBSa+/"
+        "TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\",\"digest_algorithm\":\"sha256\"}",
+        "{\"challenge\":\"" C43 "=\"}",
+        "{\"challenge\":\"" C43 "\\u0000\"}",
+        "{\"challenge\":\"",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         ck_assert_msg(jpki_ch_body_parse(bad[i], strlen(bad[i]), c) == JCH_E_BAD_REQUEST, "%s",

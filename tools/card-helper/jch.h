@@ -4,6 +4,7 @@
  *   jch_pin.c    PIN policy on token flags (pure) and the pinentry dialog (libassuan)
  *   jch_p11.c    the card through PKCS#11 (a module loaded with dlopen)
  *   jch_http.c   the loopback HTTP server (libmicrohttpd)
+ *   jch_log.c    the log line writer
  *   jch_main.c   options, configuration file, start-up
  * Nothing here ever logs or returns a PIN; signatures and challenges are not logged. */
 #ifndef JCH_H
@@ -12,14 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JCH_NAME          "jpki-card-helper"
-#define JCH_MAX_BODY      4096
-#define JCH_MAX_ORIGINS   32
-#define JCH_ORIGIN_MAX    253
-#define JCH_CHALLENGE_MIN 16
-#define JCH_CHALLENGE_MAX 128
+#define JCH_NAME            "jpki-card-helper"
+#define JCH_MAX_BODY        4096
+#define JCH_MAX_ORIGINS     32
+#define JCH_ORIGIN_MAX      253
+#define JCH_CHALLENGE_MIN   16
+#define JCH_CHALLENGE_MAX   128
 #define JCH_CLIENT_DATA_MAX 512
-#define JCH_PIN_MAX       64
+#define JCH_PIN_MAX         64
 
 /* Policy OID of the JPKI user-authentication certificate (利用者証明用). */
 #define JCH_OID_AUTH "1.2.392.200149.8.5.1.3.30"
@@ -77,11 +78,11 @@ int jpki_ch_content_type_json(const char *ct);
 
 /* --- jch_pin.c: the PIN rules on PKCS#11 token flags --------------------------- */
 typedef enum {
-    JCH_PIN_GO,         /* ask for the PIN */
-    JCH_PIN_GO_LOW,     /* ask, and warn: a wrong PIN leaves one try */
-    JCH_PIN_FINAL_TRY,  /* refuse: one wrong PIN would lock the card */
-    JCH_PIN_LOCKED,     /* refuse: locked */
-    JCH_PIN_PINPAD      /* the reader has its own PIN pad: no dialog */
+    JCH_PIN_GO,        /* ask for the PIN */
+    JCH_PIN_GO_LOW,    /* ask, and warn: a wrong PIN leaves one try */
+    JCH_PIN_FINAL_TRY, /* refuse: one wrong PIN would lock the card */
+    JCH_PIN_LOCKED,    /* refuse: locked */
+    JCH_PIN_PINPAD     /* the reader has its own PIN pad: no dialog */
 } jpki_ch_pin_decision_t;
 
 jpki_ch_pin_decision_t jpki_ch_pin_decide(unsigned long token_flags);

@@ -41,11 +41,10 @@ static int origin_allowed(const char *o)
 }
 
 static enum MHD_Result respond(struct MHD_Connection *c, int status, const char *body,
-                            const char *origin, int preflight)
+                               const char *origin, int preflight)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(body ? strlen(body) : 0,
-                                                             (void *)(body ? body : ""),
-                                                             MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        body ? strlen(body) : 0, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ret;
     if (!r)
         return MHD_NO;
@@ -216,11 +215,11 @@ unsigned jpki_ch_http_start(jpki_ch_server_t *srv, const char **err)
     sa.sin_port = htons((uint16_t)srv->port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* never the network */
     daemon_ = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-        0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_NOTIFY_COMPLETED,
-        completed, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_NOTIFY_COMPLETED, completed,
+        NULL, MHD_OPTION_END);
     if (!daemon_)
         return *err = "cannot listen on 127.0.0.1 (port in use?)", 0;
     info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);

@@ -9,7 +9,6 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,18 +25,6 @@ typedef struct {
     char *module;
     int lifetime;
 } opts_t;
-
-void jpki_ch_log(const char *fmt, ...)
-{
-    va_list ap;
-    flockfile(stderr);
-    fprintf(stderr, "%s: ", JCH_NAME);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    funlockfile(stderr);
-}
 
 static void usage(const char *msg)
 {
@@ -136,11 +123,11 @@ static int read_config(opts_t *o, const char *path, int must)
 
 static void parse_args(opts_t *o, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"config", 1, 0, 'c'},      {"origin", 1, 0, 'o'},     {"port", 1, 0, 'p'},
-        {"module", 1, 0, 'm'},      {"pinentry", 1, 0, 'e'},   {"pin-timeout", 1, 0, 't'},
-        {"pin-digits", 1, 0, 'd'},  {"lifetime", 1, 0, 'l'},   {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"config", 1, 0, 'c'},     {"origin", 1, 0, 'o'},
+                                       {"port", 1, 0, 'p'},       {"module", 1, 0, 'm'},
+                                       {"pinentry", 1, 0, 'e'},   {"pin-timeout", 1, 0, 't'},
+                                       {"pin-digits", 1, 0, 'd'}, {"lifetime", 1, 0, 'l'},
+                                       {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
     const char *config = NULL;
     int c, idx = 0;
 

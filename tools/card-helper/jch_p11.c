@@ -180,8 +180,7 @@ static int private_key_visible(jpki_ch_p11_t *p, CK_SESSION_HANDLE s, const foun
 
 /* Adds the user-authentication certificates of one slot to found[]; the same
  * certificate seen in several slots (one card, one slot per PIN) counts once. */
-static CK_RV scan_slot(jpki_ch_p11_t *p, CK_SLOT_ID slot, int pin_fits, found_t *found,
-                       int *nfound)
+static CK_RV scan_slot(jpki_ch_p11_t *p, CK_SLOT_ID slot, int pin_fits, found_t *found, int *nfound)
 {
     CK_SESSION_HANDLE s;
     CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
@@ -202,8 +201,7 @@ static CK_RV scan_slot(jpki_ch_p11_t *p, CK_SLOT_ID slot, int pin_fits, found_t 
             continue;
         c.cert_len = len;
         if (!jpki_ch_cert_is_auth(c.cert, c.cert_len) ||
-            get_attr(p, s, objs[i], CKA_ID, &id, &c.id_len) != CKR_OK ||
-            c.id_len > sizeof c.id) {
+            get_attr(p, s, objs[i], CKA_ID, &id, &c.id_len) != CKR_OK || c.id_len > sizeof c.id) {
             free(c.cert);
             free(id);
             continue;
@@ -246,8 +244,7 @@ static jpki_ch_code_t find_auth(jpki_ch_p11_t *p, int digits, found_t *out)
         return rv == CKR_BUFFER_TOO_SMALL ? JCH_E_CARD_AMBIGUOUS : JCH_E_CARD_ERROR;
     for (CK_ULONG i = 0; i < n; i++) {
         CK_TOKEN_INFO ti;
-        if (p->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK ||
-            !(ti.flags & CKF_TOKEN_INITIALIZED))
+        if (p->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK || !(ti.flags & CKF_TOKEN_INITIALIZED))
             continue;
         scan_slot(p, slots[i], pin_range_fits(&ti, digits), found, &nfound);
     }
@@ -286,8 +283,7 @@ static jpki_ch_code_t login(jpki_ch_card_t *card, CK_SESSION_HANDLE s, CK_SLOT_I
     if (!pin_range_fits(&ti, card->pin_digits)) {
         jpki_ch_log("the token's PIN length range %lu..%lu does not admit a %d-digit PIN: "
                     "not the user-authentication PIN (see --pin-digits)",
-                    (unsigned long)ti.ulMinPinLen, (unsigned long)ti.ulMaxPinLen,
-                    card->pin_digits);
+                    (unsigned long)ti.ulMinPinLen, (unsigned long)ti.ulMaxPinLen, card->pin_digits);
         return JCH_E_CARD_ERROR;
     }
     rc = jpki_ch_pinentry_ask(&card->pinentry, origin, jpki_ch_pin_tries_left(ti.flags), pin);

@@ -133,8 +133,9 @@ static void describe(char *out, size_t outsz, const char *origin, int tries_left
              "利用者証明用電子証明書の暗証番号（数字4桁）を入力してください。\n\n"
              "Tries left / 残り回数: %d%s",
              origin, origin, tries_left,
-             tries_left <= 2 ? "\nCareful: after 3 wrong PINs the card locks. / 3回間違えるとロックされます。"
-                             : "");
+             tries_left <= 2
+                 ? "\nCareful: after 3 wrong PINs the card locks. / 3回間違えるとロックされます。"
+                 : "");
 }
 
 static jpki_ch_code_t map_getpin(gpg_error_t err, const watchdog_t *w)
@@ -172,8 +173,7 @@ static jpki_ch_code_t converse(assuan_context_t ctx, const jpki_ch_pinentry_t *p
     describe(desc, sizeof desc, origin, tries_left);
     snprintf(num, sizeof num, "%d", pe->timeout);
     if (say(ctx, "SETTITLE", "JPKI card helper / マイナンバーカード") ||
-        say(ctx, "SETDESC", desc) || say(ctx, "SETPROMPT", "PIN:") ||
-        say(ctx, "SETTIMEOUT", num))
+        say(ctx, "SETDESC", desc) || say(ctx, "SETPROMPT", "PIN:") || say(ctx, "SETTIMEOUT", num))
         return w->fired ? JCH_E_PIN_TIMEOUT : JCH_E_PINENTRY_FAILED;
     assuan_begin_confidential(ctx);
     err = assuan_transact(ctx, "GETPIN", pin_data, &b, NULL, NULL, NULL, NULL);
@@ -190,8 +190,7 @@ jpki_ch_code_t jpki_ch_pinentry_ask(const jpki_ch_pinentry_t *pe, const char *or
 {
     assuan_context_t ctx = NULL;
     const char *argv[] = {pe->program, NULL};
-    watchdog_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0,
-                    pe->timeout + 5};
+    watchdog_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, pe->timeout + 5};
     pthread_t th;
     jpki_ch_code_t rc;
 

@@ -150,8 +150,7 @@ jpki_ch_code_t jpki_ch_body_parse(const char *body, size_t len, char *out)
     return rc;
 }
 
-size_t jpki_ch_client_data_build(const char *challenge, const char *origin, char *out,
-                                 size_t outsz)
+size_t jpki_ch_client_data_build(const char *challenge, const char *origin, char *out, size_t outsz)
 {
     int n;
     if (!challenge || !jpki_ch_challenge_valid(challenge, strlen(challenge)) ||
