@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # Login load generator: N processes each loop challenge -> card-like
-# signature (PKCS#1 v1.5 over the SHA-256 DigestInfo of the challenge bytes)
+# signature (PKCS#1 v1.5 over the SHA-256 DigestInfo of the client data)
 # -> login, for S seconds, on keep-alive TLS connections.
 #   bench/login-load.pl --url https://localhost:8543 --pki DIR [--procs 4] [--seconds 10] [--once]
 use strict;
@@ -16,6 +16,7 @@ use Time::HiRes qw(time);
 my ($url, $pki, $procs, $secs, $once, $cert) = ('', '', 4, 10, 0, 'auth-user01');
 GetOptions('url=s' => \$url, 'pki=s' => \$pki, 'procs=i' => \$procs, 'seconds=f' => \$secs,
            'once' => \$once, 'cert=s' => \$cert) or die "usage\n";
+my ($origin) = lc($url) =~ m{^(https://[^/]+)};    # what a browser on --url sends
 
 sub slurp { open my $f, '<:raw', $_[0] or die "$_[0]: $!"; local $/; <$f> }
 my $der = slurp("$pki/$cert.der");
@@ -23,6 +24,7 @@ my $rsa = Crypt::OpenSSL::RSA->new_private_key(slurp("$pki/$cert.key"));
 $rsa->use_sha256_hash;
 $rsa->use_pkcs1_padding;
 
+sub b64url { my $s = encode_base64($_[0], ''); $s =~ tr{+/}{-_}; $s =~ s/=+$//; $s }
 sub b64url_decode { my $s = shift; $s =~ tr{-_}{+/}; $s .= '=' x ((4 - length($s) % 4) % 4); decode_base64($s) }
 
 sub one_login {
@@ -30,8 +32,11 @@ sub one_login {
     my $r = $ua->get("$url/jpki/challenge");
     return undef unless $r->code == 200;
     my $ch = JSON::PP::decode_json($r->content)->{challenge};
+    # the origin-bound client data a card helper builds (docs/http-contract.md)
+    my $cd = '{"type":"jpki.login","challenge":"' . $ch . '","origin":"' . $origin . '"}';
     my $body = JSON::PP::encode_json({ challenge => $ch, certificate => encode_base64($der, ''),
-                                       signature => encode_base64($rsa->sign(b64url_decode($ch)), '') });
+                                       client_data => b64url($cd),
+                                       signature => encode_base64($rsa->sign($cd), '') });
     $r = $ua->post("$url/jpki/login", 'Content-Type' => 'application/json', Content => $body);
     return undef unless $r->code == 200;
     my ($c) = map { /^(jpki_session=[^;]+)/ ? $1 : () } $r->header('Set-Cookie');

@@ -17,6 +17,7 @@ use Time::HiRes qw(time);
 my ($url, $pki, $n, $certs, $loop, $procs) = ('', '', 64, 'auth-user01', 0, 4);
 GetOptions('url=s' => \$url, 'pki=s' => \$pki, 'n=i' => \$n, 'certs=s' => \$certs,
            'loop=f' => \$loop, 'procs=i' => \$procs) or die "usage\n";
+my ($origin) = lc($url) =~ m{^(https://[^/]+)};    # what a browser on --url sends
 my @certs = split /,/, $certs;
 sub slurp { open my $f, '<:raw', $_[0] or die "$_[0]: $!"; local $/; <$f> }
 my %mat;
@@ -26,6 +27,7 @@ for my $c (@certs) {
     $rsa->use_pkcs1_padding;
     $mat{$c} = [slurp("$pki/$c.der"), $rsa];
 }
+sub b64url { my $s = encode_base64($_[0], ''); $s =~ tr{+/}{-_}; $s =~ s/=+$//; $s }
 sub b64url_decode { my $s = shift; $s =~ tr{-_}{+/}; $s .= '=' x ((4 - length($s) % 4) % 4); decode_base64($s) }
 sub agent {
     my $ua = LWP::UserAgent->new(keep_alive => 2, timeout => 30, ssl_opts => { SSL_ca_file => "$pki/server-ca.crt" });
@@ -39,8 +41,11 @@ sub one_login {
     my $r = $ua->get("$url/jpki/challenge");
     return $r->code unless $r->code == 200;
     my $ch = JSON::PP::decode_json($r->content)->{challenge};
+    # the origin-bound client data a card helper builds (docs/http-contract.md)
+    my $cd = '{"type":"jpki.login","challenge":"' . $ch . '","origin":"' . $origin . '"}';
     my $body = JSON::PP::encode_json({ challenge => $ch, certificate => encode_base64($der, ''),
-                                       signature => encode_base64($rsa->sign(b64url_decode($ch)), '') });
+                                       client_data => b64url($cd),
+                                       signature => encode_base64($rsa->sign($cd), '') });
     return $ua->post("$url/jpki/login", 'Content-Type' => 'application/json', Content => $body)->code;
 }
 

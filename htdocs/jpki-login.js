@@ -148,6 +148,16 @@
                             'The signature does not match the certificate. Try again; if it keeps failing, restart the card helper.'],
         signature_malformed: ['カードの署名を読み取れませんでした', A.helper[0],
                               'The card\'s signature could not be read', A.helper[1]],
+        client_data_missing: ['カードヘルパーの更新が必要です',
+                              'お使いのカードヘルパー（カード読み取り用アプリ）は古い方式で署名しました。最新版に更新してから、もう一度ログインしてください。',
+                              'The card helper needs to be updated',
+                              'Your card helper (the card reader app) signed in an old way. Update it to the latest version, then log in again.'],
+        client_data_invalid: ['カードヘルパーの応答を確認できませんでした', A.helper[0],
+                              'The card helper\'s answer could not be checked', A.helper[1]],
+        origin_mismatch: ['このサイトのための署名ではありません',
+                          'カードの署名が別のサイト向けに作られました。このサイトのトップページまたはブックマークから開き直してログインしてください。メールやSMSのリンクから来た場合は、偽サイトの可能性があります。',
+                          'The card signed for another website',
+                          'The signature was made for a different site. Open this site again from its home page or your bookmark and log in. If a link in an e-mail or SMS brought you here, it may be a fake site.'],
         challenge_unknown: ['ログインをやり直してください', A.restart[0], 'Please start the login again', A.restart[1]],
         challenge_replayed: ['ログインをやり直してください', A.restart[0], 'Please start the login again', A.restart[1]],
         challenge_expired: ['ログインの有効時間が切れました', A.restart[0], 'The login timed out', A.restart[1]],
@@ -476,12 +486,12 @@
             }
             setStep('card');
             setStatus(signer.kind === 'software' ? 'st_signing' : 'st_card');
-            return signer.sign(bytes);
+            return signer.sign(challenge);
         }).then(function (proof) {
             setStep('check');
             setStatus('st_check');
-            var body = {challenge: challenge, certificate: proof.certificate,
-                        signature: proof.signature};
+            var body = {challenge: challenge, client_data: proof.client_data,
+                        certificate: proof.certificate, signature: proof.signature};
             if (returnTo !== null) {
                 body.return_to = returnTo;
             }

@@ -1,10 +1,13 @@
 /*
  * mod_jpki signer adapters (docs/login-page.md, docs/card-helper.md).
  *
- * A signer turns the 32 challenge bytes into
- *   {signature: base64 RSASSA-PKCS1-v1_5/SHA-256 signature over those bytes,
+ * A signer turns the server's challenge (base64url text) into
+ *   {client_data: base64url of {"type":"jpki.login","challenge":C,"origin":O},
+ *    signature: base64 RSASSA-PKCS1-v1_5/SHA-256 signature over those bytes,
  *    certificate: base64 DER of the user-authentication certificate}
- * which is exactly what the module verifies (docs/http-contract.md).
+ * which is exactly what the module verifies (docs/http-contract.md,
+ * protocol v2): the signature is bound to the origin O of the page, so a
+ * challenge relayed through another site is refused (origin_mismatch).
  * Failures are thrown as SignerError with a page-local code that the login
  * page maps to a bilingual message.
  */
@@ -62,6 +65,22 @@
         return m ? m[1].replace(/\s+/g, '') : null;
     }
 
+    /* bytes -> base64url without padding */
+    function bytesToB64url(bytes) {
+        return bytesToB64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    }
+
+    function isB64url(s) {
+        return typeof s === 'string' && s.length > 0 && s.length <= 1368 &&
+               /^[A-Za-z0-9_-]+$/.test(s) && s.length % 4 !== 1;
+    }
+
+    /* The canonical client data (docs/http-contract.md): no whitespace, these
+     * keys in this order; challenge and origin never need JSON escaping. */
+    function clientData(challenge, origin) {
+        return '{"type":"jpki.login","challenge":"' + challenge + '","origin":"' + origin + '"}';
+    }
+
     function isB64(s) {
         return typeof s === 'string' && s.length > 0 && s.length <= 65536 &&
                /^[A-Za-z0-9+/]+={0,2}$/.test(s) && s.length % 4 === 0;
@@ -69,10 +88,12 @@
 
     /*
      * (a) The local card helper: a small program on the user's PC that talks to
-     * the card reader. POST http://127.0.0.1:<port>/sign
-     *   {"digest": base64(SHA-256(challenge)), "digest_algorithm": "sha256"}
-     * -> {"signature": ..., "certificate": ...} or {"error": code, "message": ...}.
-     * The helper asks for the PIN itself; the page never sees it.
+     * the card reader. POST http://127.0.0.1:<port>/sign  {"challenge": C}
+     * -> {"client_data": ..., "signature": ..., "certificate": ...} or
+     *    {"error": code, "message": ...}.
+     * The helper builds the client data itself from the Origin header the
+     * browser sends (the page cannot choose it) and asks for the PIN itself;
+     * the page never sees it. client_data is passed through untouched.
      */
     function cardHelper(opts) {
         var port = parseInt(opts && opts.port, 10);
@@ -84,8 +105,8 @@
         return {
             kind: 'card-helper',
             url: url,
-            sign: function (challengeBytes) {
-                return crypto.subtle.digest('SHA-256', challengeBytes).then(function (d) {
+            sign: function (challenge) {
+                return Promise.resolve().then(function () {
                     var ctl = typeof AbortController === 'function' ? new AbortController() : null;
                     var timer = ctl ? setTimeout(function () { ctl.abort(); }, timeoutMs) : null;
                     return fetch(url, {
@@ -95,7 +116,7 @@
                         cache: 'no-store',
                         referrerPolicy: 'no-referrer',
                         headers: {'Content-Type': 'application/json'},
-                        body: JSON.stringify({digest: bytesToB64(d), digest_algorithm: 'sha256'}),
+                        body: JSON.stringify({challenge: challenge}),
                         signal: ctl ? ctl.signal : undefined
                     }).then(function (res) {
                         if (timer) {
@@ -110,11 +131,14 @@
                                                                          : 'helper_error';
                                 throw new SignerError(code, 'card helper HTTP ' + res.status);
                             }
-                            if (!isB64(j.signature) || !isB64(j.certificate)) {
+                            if (!isB64url(j.client_data) || !isB64(j.signature) ||
+                                !isB64(j.certificate)) {
+                                /* an old helper (no client_data) included */
                                 throw new SignerError('helper_bad_response',
-                                                      'signature/certificate missing');
+                                                      'client_data/signature/certificate missing');
                             }
-                            return {signature: j.signature, certificate: j.certificate};
+                            return {client_data: j.client_data, signature: j.signature,
+                                    certificate: j.certificate};
                         });
                     }, function (e) {
                         if (timer) {
@@ -131,15 +155,20 @@
     }
 
     /*
-     * (b) Software signer: TESTS AND DEMO ONLY. Signs with a PKCS#8 private key
-     * the user supplies, through WebCrypto: RSASSA-PKCS1-v1_5 with SHA-256 over
-     * the raw challenge bytes, which is what the card computes for
-     * DigestInfo(SHA-256(challenge)) with COMPUTE DIGITAL SIGNATURE P1=00.
+     * (b) Software signer: TESTS AND DEMO ONLY. Builds the client data with
+     * this page's own origin (location.origin, as a card helper does from the
+     * Origin header) and signs it with a PKCS#8 private key the user supplies,
+     * through WebCrypto: RSASSA-PKCS1-v1_5 with SHA-256, which is what the
+     * card computes for DigestInfo(SHA-256(client data)) with COMPUTE DIGITAL
+     * SIGNATURE P1=00.
      */
     function software(opts) {
         return {
             kind: 'software',
-            sign: function (challengeBytes) {
+            sign: function (challenge) {
+                var cd = new TextEncoder().encode(clientData(challenge,
+                                                             (opts && opts.origin) ||
+                                                             global.location.origin));
                 var keyB64 = pemBody(opts.key, 'PRIVATE KEY');
                 if (!keyB64) {
                     if (/BEGIN (RSA |ENCRYPTED )PRIVATE KEY/.test(String(opts.key))) {
@@ -160,10 +189,11 @@
                         throw new SignerError('software_key_format');
                     })
                     .then(function (key) {
-                        return crypto.subtle.sign(alg, key, challengeBytes);
+                        return crypto.subtle.sign(alg, key, cd);
                     })
                     .then(function (sig) {
-                        return {signature: bytesToB64(sig), certificate: certB64};
+                        return {client_data: bytesToB64url(cd), signature: bytesToB64(sig),
+                                certificate: certB64};
                     });
             }
         };
@@ -174,6 +204,6 @@
         software: software,
         SignerError: SignerError,
         util: {bytesToB64: bytesToB64, b64ToBytes: b64ToBytes, b64urlToBytes: b64urlToBytes,
-               pemBody: pemBody}
+               bytesToB64url: bytesToB64url, clientData: clientData, pemBody: pemBody}
     };
 })(window);

@@ -12,8 +12,8 @@
 
 static int is_b64url_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 static int challenge_text_valid(const char *s)
@@ -81,12 +81,10 @@ int jpki_origin_valid(const char *s)
     }
     if (strncmp(s, "https://", 8) == 0) {
         rest = s + 8;
-    }
-    else if (strncmp(s, "http://", 7) == 0) {
+    } else if (strncmp(s, "http://", 7) == 0) {
         rest = s + 7;
         http = 1;
-    }
-    else {
+    } else {
         return 0;
     }
     if (strchr(rest, '/') != NULL) {
@@ -244,8 +242,8 @@ static const char *field(apr_pool_t *p, json_t *o, const char *name, apr_size_t 
     }
     if (json_string_length(v) == 0 || json_string_length(v) > max ||
         strlen(json_string_value(v)) != json_string_length(v)) {
-        *why = apr_psprintf(p, "field '%s' is empty, longer than %" APR_SIZE_T_FMT
-                               " or holds a NUL", name, max);
+        *why = apr_psprintf(
+            p, "field '%s' is empty, longer than %" APR_SIZE_T_FMT " or holds a NUL", name, max);
         return NULL;
     }
     return apr_pstrdup(p, json_string_value(v));
@@ -297,8 +295,8 @@ const char *jpki_login_body_parse(apr_pool_t *p, const char *body, apr_size_t le
     if (code != NULL) {
         return code;
     }
-    out->signature = jpki_util_b64_decode(p, sig_b64, strlen(sig_b64), JPKI_LOGIN_MAX_SIG,
-                                          &out->signature_len);
+    out->signature =
+        jpki_util_b64_decode(p, sig_b64, strlen(sig_b64), JPKI_LOGIN_MAX_SIG, &out->signature_len);
     if (out->signature == NULL) {
         *why = "signature is not base64";
         return "malformed_request";

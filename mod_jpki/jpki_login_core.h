@@ -9,20 +9,22 @@
 
 #include <apr_pools.h>
 
+#include "jpki_cert.h" /* JPKI_CERT_MAX_DER */
+
 /* Stable error codes (docs/errors.md) */
 #define JPKI_E_CLIENT_DATA_MISSING "client_data_missing"
 #define JPKI_E_CLIENT_DATA_INVALID "client_data_invalid"
 #define JPKI_E_ORIGIN_MISMATCH     "origin_mismatch"
 
-#define JPKI_CLIENTDATA_TYPE      "jpki.login"
-#define JPKI_CLIENTDATA_MAX       1024  /* decoded bytes */
-#define JPKI_ORIGIN_MAX           253
-#define JPKI_LOGIN_MAX_BODY       65536 /* bytes of login JSON */
-#define JPKI_LOGIN_MAX_DEPTH      8
-#define JPKI_LOGIN_MAX_CHALLENGE  64    /* characters of the challenge field */
-#define JPKI_LOGIN_MAX_CERT_B64   (16384 * 2)
-#define JPKI_LOGIN_MAX_SIG_B64    2048  /* RSA-4096 is 684 characters */
-#define JPKI_LOGIN_MAX_SIG        1024  /* decoded bytes */
+#define JPKI_CLIENTDATA_TYPE     "jpki.login"
+#define JPKI_CLIENTDATA_MAX      1024 /* decoded bytes */
+#define JPKI_ORIGIN_MAX          253
+#define JPKI_LOGIN_MAX_BODY      65536 /* bytes of login JSON */
+#define JPKI_LOGIN_MAX_DEPTH     8
+#define JPKI_LOGIN_MAX_CHALLENGE 64 /* characters of the challenge field */
+#define JPKI_LOGIN_MAX_CERT_B64  (JPKI_CERT_MAX_DER * 2)
+#define JPKI_LOGIN_MAX_SIG_B64   2048 /* RSA-4096 is 684 characters */
+#define JPKI_LOGIN_MAX_SIG       1024 /* decoded bytes */
 
 /* The parsed client data. Strings live in the pool. */
 typedef struct jpki_clientdata_t {
@@ -61,7 +63,7 @@ typedef struct jpki_login_body_t {
     const char *challenge;
     const char *client_data; /* base64url text; NULL when absent (legacy form) */
     const char *certificate;
-    const char *return_to;   /* NULL when absent or null */
+    const char *return_to; /* NULL when absent or null */
     const unsigned char *signature;
     apr_size_t signature_len;
 } jpki_login_body_t;

@@ -8,9 +8,11 @@ const char *jpki_origin_set_origins(cmd_parms *cmd, void *dc, const char *arg)
     (void)dc;
     ap_str_tolower(o);
     if (!jpki_origin_valid(o) || strncmp(o, "https://", 8) != 0) {
-        return apr_psprintf(cmd->pool, "JPKIOrigin: '%s' is not an https origin "
-                                       "(https://host or https://host:port, no path, no "
-                                       "trailing slash)", arg);
+        return apr_psprintf(cmd->pool,
+                            "JPKIOrigin: '%s' is not an https origin "
+                            "(https://host or https://host:port, no path, no "
+                            "trailing slash)",
+                            arg);
     }
     if (c->origins == NULL) {
         c->origins = apr_array_make(cmd->pool, 2, sizeof(const char *));
@@ -31,8 +33,7 @@ int jpki_origin_bare_allowed(server_rec *s)
     return jpki_srv_cfg(s)->bare_challenge == 1;
 }
 
-static void add_derived(apr_pool_t *p, apr_array_header_t *list, const char *name,
-                        apr_port_t port)
+static void add_derived(apr_pool_t *p, apr_array_header_t *list, const char *name, apr_port_t port)
 {
     char *o;
     if (name == NULL || *name == '\0' || strchr(name, '*') || strchr(name, '?')) {

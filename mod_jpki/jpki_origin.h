@@ -14,10 +14,10 @@ const char *jpki_origin_set_bare(cmd_parms *cmd, void *dc, int flag);
 
 #define JPKI_ORIGIN_CMDS                                                                           \
     AP_INIT_ITERATE("JPKIOrigin", jpki_origin_set_origins, NULL, RSRC_CONF,                        \
-                    "Origin(s) of this host's login page, e.g. https://bank.example "             \
-                    "(default: https://ServerName and each ServerAlias, with the port)"),         \
+                    "Origin(s) of this host's login page, e.g. https://bank.example "              \
+                    "(default: https://ServerName and each ServerAlias, with the port)"),          \
         AP_INIT_FLAG("JPKIBareChallenge", jpki_origin_set_bare, NULL, RSRC_CONF,                   \
-                     "Also accept the legacy login whose signature covers only the "              \
+                     "Also accept the legacy login whose signature covers only the "               \
                      "challenge, without client data (default Off)")
 
 /* The origins a login on this virtual host may come from (const char *). */

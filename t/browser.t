@@ -7,7 +7,9 @@ use warnings FATAL => 'all';
 # software signer from a protected page and back out via logout, the
 # card-helper adapter against tools/jpki-card-helper, an expired certificate
 # with Japanese and English advice, a hostile return_to, every stable error
-# code mapped, basic accessibility. Screenshots go to t/logs/browser-*.png.
+# code mapped, basic accessibility, and a phishing page on another origin
+# (vhost jpki_phish) relaying a real challenge through the same card helper:
+# refused with origin_mismatch. Screenshots go to t/logs/browser-*.png.
 use Apache::Test qw(-withtestmore);
 use JPKITest;
 use IO::Handle ();
@@ -49,11 +51,15 @@ my @checks = (
     'a11y: every control has a label',
     'a11y: status is an aria-live region',
     'a11y: a Japanese browser gets the Japanese page',
+    'phishing: its server got a real challenge from the bank',
+    'phishing: the helper refuses an origin chosen by the page',
+    'phishing: the helper signed client data naming the phishing origin',
+    'phishing: the bank refuses the relayed login with origin_mismatch, no session',
 );
 my @shots = map { "browser-$_.png" }
     qw(1-software-signer 2-logged-out 3-expired-en 4-expired-ja 5-superseded 6-ja);
 
-plan tests => 4 + @checks + @shots;
+plan tests => 6 + @checks + @shots;
 
 my $vars = Apache::Test::vars();
 my $top  = $vars->{top_dir};
@@ -74,12 +80,14 @@ ok -x '/usr/bin/chromium', "Debian's chromium is installed (scripts/deps.sh test
 # --- the software card helper, holding auth-bob's key ---------------------------
 (my $base = ssl_url('/')) =~ s{/$}{};
 (my $origin = $base) =~ s{^(https://[^/]+).*}{$1};
+my $phish = vhost_origin('jpki_phish');    # another origin the helper also trusts
 my $hport = $ENV{JPKI_HELPER_PORT} or die 'JPKI_HELPER_PORT is not set (t/TEST.PL)';
 my $hpid = open(my $hout, '-|') // die "fork: $!";
 if (!$hpid) {
     open STDERR, '>', "$logs/card-helper.log" or die $!;
     exec $^X, "$top/tools/jpki-card-helper", '--port', $hport, '--key', pki('auth-bob.key'),
-        '--cert', pki('auth-bob.der'), '--origin', $origin, '--lifetime', 180
+        '--cert', pki('auth-bob.der'), '--origin', $origin, '--origin', $phish,
+        '--lifetime', 180
         or die "exec: $!";
 }
 my $ready = '';
@@ -104,6 +112,7 @@ push @codes, grep { my $c = $_; !grep { $_ eq $c } @codes }
        status_unavailable);
 
 my %seen;
+my $mark = error_log_mark();
 my $npid = open(my $nout, '-|') // die "fork: $!";
 if (!$npid) {
     open STDERR, '>&', \*STDOUT;
@@ -113,6 +122,8 @@ if (!$npid) {
     $ENV{JPKI_E2E_ALICE} = $serial{'auth-alice-1'};
     $ENV{JPKI_E2E_BOB}   = $serial{'auth-bob'};
     $ENV{JPKI_E2E_CODES} = join ' ', @codes;
+    $ENV{JPKI_E2E_PHISH} = $phish;
+    $ENV{JPKI_E2E_HELPER_PORT} = $hport;
     chdir $e2e or die $!;
     exec 'node', 'login.mjs' or die "exec node: $!";
 }
@@ -142,6 +153,13 @@ for my $name (@checks) {
 my @unknown = grep { my $n = $_; !grep { $_ eq $n } @checks } sort keys %seen;
 diag "checks the .t does not know (or failed steps): @unknown\n"
     . join("\n", map { $seen{$_}{detail} } @unknown) if @unknown;
+
+# the relay is in the error log with the phishing origin, and audited
+my $log = error_log_since($mark);
+like $log, qr{JPKI0340: client data origin \Q$phish\E is not one of this host's origins \(\Q$origin\E\)},
+    'the relayed login is logged with the phishing origin';
+like $log, qr{JPKI0901: audit: \{[^\n]*"event":"login_refused","code":"origin_mismatch"},
+    '... and audited as login_refused / origin_mismatch';
 
 for my $s (@shots) {
     ok -s "$logs/$s" > 5000, "screenshot t/logs/$s";

@@ -8,6 +8,8 @@
 //   JPKI_E2E_ALICE     expected REMOTE_USER of auth-alice-1
 //   JPKI_E2E_BOB       expected REMOTE_USER of auth-bob (signs in the card helper)
 //   JPKI_E2E_CODES     space-separated error codes the page must map
+//   JPKI_E2E_PHISH     https://localhost:PORT of vhost jpki_phish (another origin)
+//   JPKI_E2E_HELPER_PORT  the card helper's port (it trusts BASE and PHISH)
 // Prints one line per check: "CHECK <json {name, ok, detail}>"; t/browser.t
 // turns the expected names into TAP.
 import { chromium } from 'playwright-core';
@@ -23,6 +25,8 @@ const SHOTS = env('JPKI_E2E_SHOTS');
 const ALICE = env('JPKI_E2E_ALICE');
 const BOB = env('JPKI_E2E_BOB');
 const CODES = env('JPKI_E2E_CODES').split(/\s+/).filter(Boolean);
+const PHISH = env('JPKI_E2E_PHISH');
+const HELPER_PORT = env('JPKI_E2E_HELPER_PORT');
 const T = 15000;
 
 function check(name, ok, detail = '') {
@@ -246,6 +250,32 @@ await step('a11y: labels', async () => {
   check('a11y: a Japanese browser gets the Japanese page',
         (await page.locator('h1').innerText()) === 'マイナンバーカードでログイン');
   await page.screenshot({ path: `${SHOTS}/browser-6-ja.png`, fullPage: true });
+  await ctx.close();
+});
+
+// --- 7. a phishing page on another origin relays a real challenge -------------
+// t/htdocs/phish/: its server fetches the bank's challenge with its own
+// cookie, the page asks the customer's card helper (which trusts this origin
+// too) to sign it, its server posts the proof. The helper puts the Origin the
+// browser sent into the signed client data, so the bank refuses it.
+await step('phishing: whole flow', async () => {
+  const { ctx, page } = await newPage();
+  await page.goto(`${PHISH}/phish/phish.html?bank=${encodeURIComponent(BASE)}&helper=${HELPER_PORT}`);
+  await page.waitForSelector('body[data-done="true"]');
+  const r = JSON.parse(await page.locator('#result').innerText());
+  check('phishing: its server got a real challenge from the bank', r.challenge_ok === true,
+        JSON.stringify(r));
+  check('phishing: the helper refuses an origin chosen by the page',
+        r.forged_status === 400 && r.forged_error === 'bad_request', JSON.stringify(r));
+  let cd = {};
+  try { cd = JSON.parse(r.client_data); } catch (e) { /* reported below */ }
+  check('phishing: the helper signed client data naming the phishing origin',
+        r.helper_status === 200 && cd.origin === PHISH && cd.type === 'jpki.login' &&
+        r.client_data === `{"type":"jpki.login","challenge":"${cd.challenge}","origin":"${PHISH}"}`,
+        JSON.stringify(r));
+  check('phishing: the bank refuses the relayed login with origin_mismatch, no session',
+        r.bank_status === 401 && r.bank_error === 'origin_mismatch' && r.bank_session === false,
+        JSON.stringify(r));
   await ctx.close();
 });
 

@@ -15,7 +15,8 @@
 static apr_pool_t *pool;
 
 #define CH "q8S0bW1xYZabcdefghijklmnopqrstuvwxyz0123-_A" /* 43 characters */
-#define CANON "{\"type\":\"jpki.login\",\"challenge\":\"" CH "\",\"origin\":\"https://bank.example\"}"
+#define CANON                                                                                      \
+    "{\"type\":\"jpki.login\",\"challenge\":\"" CH "\",\"origin\":\"https://bank.example\"}"
 
 static void setup(void)
 {
@@ -39,20 +40,39 @@ static const char *b64url(const char *s)
 
 START_TEST(origin_valid)
 {
-    static const char *good[] = {"https://bank.example", "https://bank.example:8443",
-                                 "https://localhost:12001", "http://localhost",
-                                 "http://127.0.0.1:8080", "https://[::1]:8443", "https://a",
-                                 "https://xn--eckwd4c7c.jp", NULL};
-    static const char *bad[] = {"null", "", "bank.example", "https://", "https://bank.example/",
-                                "https://bank.example/login", "http://bank.example",
-                                "http://localhost.evil.example", "ftp://bank.example",
-                                "https://bank.example:0", "https://bank.example:08443",
-                                "https://bank.example:65536", "https://bank.example:123456",
-                                "https://bank.example:", "https://user@bank.example",
-                                "https://bank_example", "https://bank.example?x",
-                                "https://bank.example#x", "HTTPS://bank.example",
-                                "https://bank.example ", "https://[::1", "https://b\"ank",
-                                "https://b\\ank", NULL};
+    static const char *good[] = {"https://bank.example",
+                                 "https://bank.example:8443",
+                                 "https://localhost:12001",
+                                 "http://localhost",
+                                 "http://127.0.0.1:8080",
+                                 "https://[::1]:8443",
+                                 "https://a",
+                                 "https://xn--eckwd4c7c.jp",
+                                 NULL};
+    static const char *bad[] = {"null",
+                                "",
+                                "bank.example",
+                                "https://",
+                                "https://bank.example/",
+                                "https://bank.example/login",
+                                "http://bank.example",
+                                "http://localhost.evil.example",
+                                "ftp://bank.example",
+                                "https://bank.example:0",
+                                "https://bank.example:08443",
+                                "https://bank.example:65536",
+                                "https://bank.example:123456",
+                                "https://bank.example:",
+                                "https://user@bank.example",
+                                "https://bank_example",
+                                "https://bank.example?x",
+                                "https://bank.example#x",
+                                "HTTPS://bank.example",
+                                "https://bank.example ",
+                                "https://[::1",
+                                "https://b\"ank",
+                                "https://b\\ank",
+                                NULL};
     int i;
     char *longest;
     for (i = 0; good[i]; i++) {
@@ -92,10 +112,13 @@ START_TEST(clientdata_not_canonical)
         /* other key order */
         "{\"challenge\":\"" CH "\",\"type\":\"jpki.login\",\"origin\":\"https://bank.example\"}",
         /* an escape that decodes to the same value */
-        "{\"type\":\"jpki\\u002elogin\",\"challenge\":\"" CH "\",\"origin\":\"https://bank.example\"}",
-        "{\"type\":\"jpki.login\",\"challenge\":\"" CH "\",\"origin\":\"https:\\/\\/bank.example\"}",
+        "{\"type\":\"jpki\\u002elogin\",\"challenge\":\"" CH
+        "\",\"origin\":\"https://bank.example\"}",
+        "{\"type\":\"jpki.login\",\"challenge\":\"" CH
+        "\",\"origin\":\"https:\\/\\/bank.example\"}",
         /* an extra key, a missing key, a duplicate key */
-        "{\"type\":\"jpki.login\",\"challenge\":\"" CH "\",\"origin\":\"https://bank.example\",\"x\":1}",
+        "{\"type\":\"jpki.login\",\"challenge\":\"" CH
+        "\",\"origin\":\"https://bank.example\",\"x\":1}",
         "{\"type\":\"jpki.login\",\"challenge\":\"" CH "\"}",
         "{\"type\":\"jpki.login\",\"challenge\":\"" CH "\",\"challenge\":\"" CH "\"}",
         /* wrong JSON types, nesting */
@@ -111,15 +134,14 @@ START_TEST(clientdata_not_canonical)
         "{\"type\":\"\",\"challenge\":\"" CH "\",\"origin\":\"https://bank.example\"}",
         /* not JSON */
         "{\"type\":\"jpki.login\",\"challenge\":\"" CH "\",\"origin\":\"https://bank.example\"",
-        "jpki.login " CH,
-        NULL};
+        "jpki.login " CH, NULL};
     int i;
     for (i = 0; bad[i]; i++) {
         ck_assert_msg(parse(bad[i], &cd) != NULL, "should be refused: %s", bad[i]);
     }
     /* a NUL inside the bytes */
-    ck_assert_ptr_nonnull(jpki_clientdata_parse(pool, (const unsigned char *)CANON "\0",
-                                                sizeof(CANON), &cd));
+    ck_assert_ptr_nonnull(
+        jpki_clientdata_parse(pool, (const unsigned char *)CANON "\0", sizeof(CANON), &cd));
     ck_assert_ptr_nonnull(jpki_clientdata_parse(pool, (const unsigned char *)"", 0, &cd));
     ck_assert_ptr_nonnull(jpki_clientdata_parse(pool, NULL, 5, &cd));
 }
@@ -134,7 +156,7 @@ START_TEST(clientdata_size)
     memset(ch, 'A', 128);
     doc = jpki_clientdata_build(pool, "jpki.login", ch, "https://bank.example");
     ck_assert_ptr_null(parse(doc, &cd)); /* 128 characters: the largest challenge */
-    ch[128] = 'A'; /* 129: one too many */
+    ch[128] = 'A';                       /* 129: one too many */
     ck_assert_ptr_nonnull(
         parse(jpki_clientdata_build(pool, "jpki.login", ch, "https://bank.example"), &cd));
     memset(big, ' ', 2047);
@@ -160,21 +182,21 @@ START_TEST(clientdata_decode)
     ck_assert_ptr_nonnull(jpki_clientdata_decode(
         pool, enc, "Z8S0bW1xYZabcdefghijklmnopqrstuvwxyz0123-_A", &bytes, &len, &cd));
     /* another type */
-    ck_assert_ptr_nonnull(jpki_clientdata_decode(
-        pool,
-        b64url("{\"type\":\"jpki.sign\",\"challenge\":\"" CH
-               "\",\"origin\":\"https://bank.example\"}"),
-        CH, &bytes, &len, &cd));
+    ck_assert_ptr_nonnull(
+        jpki_clientdata_decode(pool,
+                               b64url("{\"type\":\"jpki.sign\",\"challenge\":\"" CH
+                                      "\",\"origin\":\"https://bank.example\"}"),
+                               CH, &bytes, &len, &cd));
     /* standard base64, padding, whitespace, bad characters */
     std = apr_pstrdup(pool, enc);
     std[4] = '+'; /* the standard alphabet is not base64url */
     ck_assert_ptr_nonnull(jpki_clientdata_decode(pool, std, CH, &bytes, &len, &cd));
     std[4] = '/';
     ck_assert_ptr_nonnull(jpki_clientdata_decode(pool, std, CH, &bytes, &len, &cd));
-    ck_assert_ptr_nonnull(jpki_clientdata_decode(pool, apr_pstrcat(pool, enc, "=", NULL), CH,
-                                                 &bytes, &len, &cd));
-    ck_assert_ptr_nonnull(jpki_clientdata_decode(pool, apr_pstrcat(pool, " ", enc, NULL), CH,
-                                                 &bytes, &len, &cd));
+    ck_assert_ptr_nonnull(
+        jpki_clientdata_decode(pool, apr_pstrcat(pool, enc, "=", NULL), CH, &bytes, &len, &cd));
+    ck_assert_ptr_nonnull(
+        jpki_clientdata_decode(pool, apr_pstrcat(pool, " ", enc, NULL), CH, &bytes, &len, &cd));
     ck_assert_ptr_nonnull(jpki_clientdata_decode(pool, "!!!!", CH, &bytes, &len, &cd));
     ck_assert_ptr_nonnull(jpki_clientdata_decode(pool, "", CH, &bytes, &len, &cd));
     ck_assert_ptr_nonnull(jpki_clientdata_decode(pool, "A", CH, &bytes, &len, &cd));
@@ -238,12 +260,12 @@ START_TEST(login_body_bad)
     ck_assert_str_eq(why, "JSON nested too deeply");
     ck_assert_str_eq(body("{\"certificate\":\"MIIB\",\"signature\":\"AAEC\"}", &b, &why),
                      "malformed_request");
-    ck_assert_str_eq(body("{\"challenge\":\"c\",\"certificate\":[1],\"signature\":\"AAEC\"}", &b,
-                          &why),
-                     "malformed_request");
-    ck_assert_str_eq(body("{\"challenge\":\"c\",\"certificate\":\"MIIB\",\"signature\":\"!!\"}", &b,
-                          &why),
-                     "malformed_request");
+    ck_assert_str_eq(
+        body("{\"challenge\":\"c\",\"certificate\":[1],\"signature\":\"AAEC\"}", &b, &why),
+        "malformed_request");
+    ck_assert_str_eq(
+        body("{\"challenge\":\"c\",\"certificate\":\"MIIB\",\"signature\":\"!!\"}", &b, &why),
+        "malformed_request");
     ck_assert_str_eq(why, "signature is not base64");
     ck_assert_str_eq(body("{\"challenge\":\"c\",\"certificate\":\"MIIB\",\"signature\":\"AAEC\","
                           "\"client_data\":42}",
@@ -262,8 +284,9 @@ START_TEST(login_body_bad)
                           &b, &why),
                      "invalid_return_to");
     /* 65 challenge characters */
-    ck_assert_str_eq(body(apr_psprintf(pool, "{\"challenge\":\"%065d\",\"certificate\":\"MIIB\","
-                                             "\"signature\":\"AAEC\"}",
+    ck_assert_str_eq(body(apr_psprintf(pool,
+                                       "{\"challenge\":\"%065d\",\"certificate\":\"MIIB\","
+                                       "\"signature\":\"AAEC\"}",
                                        0),
                           &b, &why),
                      "malformed_request");
