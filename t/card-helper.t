@@ -16,7 +16,7 @@ use IO::Socket::INET;
 use JSON::PP ();
 use MIME::Base64 qw(decode_base64);
 
-plan tests => 19;
+plan tests => 22;
 
 my $vars = Apache::Test::vars();
 my $top  = $vars->{top_dir};
@@ -174,6 +174,11 @@ print $s "POST /sign HTTP/1.1\r\nHost: 127.0.0.1:$hport\r\nOrigin: $phish\r\nCon
 my $raw = do { local $/; <$s> } // '';
 like $raw, qr{^HTTP/1\.1 400 .*"error":"bad_request"}s, 'an origin in the page JSON is refused (bad_request)';
 
+# --- 4. the real login page in Chromium: protected page -> helper -> mod_jpki ---------
+$r = chromium(JPKI_E2E_MODE => 'login', JPKI_E2E_BASE => $bank);
+ok !$r->{failed}, 'Chromium: the login page logs in through the real helper' or diag explain $r;
+is $r->{env}{REMOTE_USER}, $bob, "... REMOTE_USER is auth-bob's";
+is $r->{env}{JPKI_AUTH_METHOD}, 'challenge', '... JPKI_AUTH_METHOD=challenge';
 stop_helper($h);
 unlike slurp_log(), qr/1234|MII/, 'the helper log holds no PIN and no certificate';
 
