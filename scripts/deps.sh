@@ -9,6 +9,7 @@ pkgs=(
   apache2 apache2-dev                                        # httpd, apxs, mod_ssl, socache, mod_dbd
   libcurl4-openssl-dev libjansson-dev libssl-dev openssl check
   libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql sqlite3
+  libmicrohttpd-dev libp11-kit-dev libassuan-dev             # the card helper (tools/card-helper)
 )
 if [ "$what" != build ]; then
   pkgs+=(
@@ -20,6 +21,7 @@ if [ "$what" != build ]; then
 fi
 if [ "$what" = test ]; then
   pkgs+=(memcached postgresql chromium wrk)
+  pkgs+=(softhsm2 opensc)        # the card helper's tests: a PKCS#11 token, pkcs11-tool
   pkgs+=(fonts-ipafont-gothic)   # Japanese glyphs in the browser test's screenshots
   # Node.js drives Chromium in the browser test; keep whatever node the
   # machine has (it may not come from Debian), install Debian's otherwise.
