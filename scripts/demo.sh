@@ -74,6 +74,6 @@ curl -s -o /dev/null -w '   %{http_code} -> %{redirect_url}\n' --cacert "$PKI/se
 echo "== in a browser: https://localhost:$PORT/login.html?signer=software"
 echo "   (software signer: pick $PKI/auth-alice-1.key and auth-alice-1.der;"
 echo "    the browser must trust $PKI/server-ca.crt or accept the warning)"
-echo "   card-helper path: tools/jpki-card-helper --key $PKI/auth-bob.key --cert $PKI/auth-bob.der \\"
+echo "   card-helper path: tools/jpki-test-card-helper --key $PKI/auth-bob.key --cert $PKI/auth-bob.der \\"
 echo "       --origin https://localhost:$PORT   then https://localhost:$PORT/account/"
 echo "== the servers keep running (httpd and the platform simulator on $PFPORT); stop them with: scripts/demo.sh stop"

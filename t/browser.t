@@ -5,7 +5,7 @@ use warnings FATAL => 'all';
 # /usr/bin/chromium driven by playwright-core (t/e2e/login.mjs, installed with
 # `npm ci` into t/e2e/node_modules; no browser is downloaded). Scenarios: the
 # software signer from a protected page and back out via logout, the
-# card-helper adapter against tools/jpki-card-helper, an expired certificate
+# card-helper adapter against tools/jpki-test-card-helper, an expired certificate
 # with Japanese and English advice, a hostile return_to, every stable error
 # code mapped, basic accessibility, and a phishing page on another origin
 # (vhost jpki_phish) relaying a real challenge through the same card helper:
@@ -85,7 +85,7 @@ my $hport = $ENV{JPKI_HELPER_PORT} or die 'JPKI_HELPER_PORT is not set (t/TEST.P
 my $hpid = open(my $hout, '-|') // die "fork: $!";
 if (!$hpid) {
     open STDERR, '>', "$logs/card-helper.log" or die $!;
-    exec $^X, "$top/tools/jpki-card-helper", '--port', $hport, '--key', pki('auth-bob.key'),
+    exec $^X, "$top/tools/jpki-test-card-helper", '--port', $hport, '--key', pki('auth-bob.key'),
         '--cert', pki('auth-bob.der'), '--origin', $origin, '--origin', $phish,
         '--lifetime', 180
         or die "exec: $!";

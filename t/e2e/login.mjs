@@ -115,7 +115,7 @@ await step('software: whole flow', async () => {
   await ctx.close();
 });
 
-// --- 2. the card-helper adapter (tools/jpki-card-helper holds auth-bob) --------
+// --- 2. the card-helper adapter (tools/jpki-test-card-helper holds auth-bob) --------
 await step('card helper: whole flow', async () => {
   const { ctx, page } = await newPage();
   await page.goto(BASE + '/protected/env');
