@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Run libFuzzer targets for a bounded time, JOBS at a time; fail if any
 # target finds anything (crash, leak, UB, timeout, out-of-memory, oracle).
-# Usage: run.sh [-t SECONDS] [-j JOBS] [-s SRCDIR] [-b BINDIR] TARGET...
+# Usage: run.sh [-t SECONDS] [-r RUNS] [-j JOBS] [-s SRCDIR] [-b BINDIR] TARGET...
+# (-r: stop a target after RUNS executions, or at SECONDS, whichever is first.)
 # (make fuzz-ci passes the list from Makefile.am.) Per target it uses
 # BINDIR/work/TARGET/: corpus/ (grows, kept between runs), seeds/ (made
 # from the test PKI by seeds.sh), log, and crash-*/leak-*/... artifacts.
 set -uo pipefail
-secs=60 jobs=2 src=. bin=tests/fuzz
-while getopts t:j:s:b: o; do
+secs=60 runs=-1 jobs=2 src=. bin=tests/fuzz
+while getopts t:r:j:s:b: o; do
     case $o in
-    t) secs=$OPTARG ;; j) jobs=$OPTARG ;; s) src=$OPTARG ;; b) bin=$OPTARG ;;
+    t) secs=$OPTARG ;; r) runs=$OPTARG ;; j) jobs=$OPTARG ;; s) src=$OPTARG ;; b) bin=$OPTARG ;;
     *) exit 2 ;;
     esac
 done
@@ -27,7 +28,7 @@ one() {
     [ -d "$src/tests/fuzz/corpus/$t" ] && seeds+=("$src/tests/fuzz/corpus/$t")
     [ -d "$work/pki-seeds/$t" ] && seeds+=("$work/pki-seeds/$t")
     # -timeout: one input taking 10 s is a finding; -rss_limit_mb: so is 2 GB
-    "$bin/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+    "$bin/fuzz_$t" -max_total_time="$secs" -runs="$runs" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$w/artifacts/" \
         "$w/corpus" "${seeds[@]}" >"$w/log" 2>&1
     echo $? >"$w/rc"
