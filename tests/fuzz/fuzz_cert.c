@@ -45,8 +45,7 @@ static void fuzz_one(apr_pool_t *p, const uint8_t *data, size_t size)
             FUZZ_CHECK(c->not_before <= now && now <= c->not_after);
             FUZZ_CHECK(trust->accept_test || !c->test);
             FUZZ_CHECK(c->serial != NULL && c->issuer_key_id != NULL);
-        }
-        else {
+        } else {
             FUZZ_CHECK(code != NULL);
         }
     }

@@ -34,8 +34,7 @@ static void check_value(apr_pool_t *p, const char *v)
             FUZZ_CHECK(i + 2 < n && hexval(h[i + 1]) >= 0 && hexval(h[i + 2]) >= 0);
             dec[o++] = (char)(hexval(h[i + 1]) * 16 + hexval(h[i + 2]));
             i += 2;
-        }
-        else {
+        } else {
             dec[o++] = (char)c;
         }
     }

@@ -35,8 +35,7 @@ static void fuzz_one(apr_pool_t *p, const uint8_t *data, size_t size)
     f = jpki_cert_facts(p, &c, &code, &detail);
     if (f == NULL) {
         FUZZ_CHECK(code != NULL && detail != NULL);
-    }
-    else {
+    } else {
         FUZZ_CHECK(f->name && f->name_alt && f->address && f->address_alt && f->sex);
         FUZZ_CHECK(f->birth_date && strlen(f->birth_date) == 10);
         FUZZ_CHECK(strlen(f->sex) == 1 && strchr("0129", f->sex[0]) != NULL);

@@ -45,8 +45,7 @@ static void fuzz_init(apr_pool_t *global)
     }
     for (i = 0; i < NLEAVES; i++) {
         ids[i] = jpki_ocsp_certid(root->x509, load(global, leaves[i])->serial_hex);
-        if (ids[i] == NULL ||
-            jpki_ocsp_request(global, ids[i], 0, &reqs[i], &len) == NULL) {
+        if (ids[i] == NULL || jpki_ocsp_request(global, ids[i], 0, &reqs[i], &len) == NULL) {
             fprintf(stderr, "fuzz_ocsp: cannot build the request for %s\n", leaves[i]);
             exit(2);
         }
@@ -61,8 +60,8 @@ static void fuzz_one(apr_pool_t *p, const uint8_t *data, size_t size)
     size_t i;
     for (i = 0; i < NLEAVES; i++) {
         why = NULL;
-        err = jpki_ocsp_check(p, data, size, reqs[i], ids[i], trust->auth_store, NULL,
-                              0, 300, -1, now, &out, &why);
+        err = jpki_ocsp_check(p, data, size, reqs[i], ids[i], trust->auth_store, NULL, 0, 300, -1,
+                              now, &out, &why);
         if (getenv("FUZZ_DEBUG")) { /* seeds.sh checks: what do the seeds reach? */
             fprintf(stderr, "fuzz_ocsp: %s: %s %s\n", leaves[i], err ? err : "ok",
                     why ? why : (err ? "" : out.status));

@@ -12,9 +12,10 @@ static void fuzz_init(apr_pool_t *global)
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 static void check_safe(const char *s)
@@ -41,8 +42,7 @@ static void fuzz_one(apr_pool_t *p, const uint8_t *data, size_t size)
         if (s[i] == '%' && i + 2 < size + 1 && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
             dec[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
             i += 2;
-        }
-        else {
+        } else {
             dec[o++] = s[i];
         }
     }
