@@ -132,8 +132,11 @@ static int id_ok(const char *s)
     return 1;
 }
 
+/* No answer: nothing parsed so far (e.g. a certificate id that id_ok()
+ * has just refused) may be left behind for a caller to pick up. */
 static jpki_pf_kind_e bad(jpki_pf_answer_t *a, const char *why)
 {
+    memset(a, 0, sizeof(*a));
     a->kind = JPKI_PF_BAD;
     a->why = why;
     return JPKI_PF_BAD;

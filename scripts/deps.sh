@@ -23,6 +23,10 @@ if [ "$what" = test ]; then
   pkgs+=(memcached postgresql chromium wrk)
   pkgs+=(softhsm2 opensc)        # the card helper's tests: a PKCS#11 token, pkcs11-tool
   pkgs+=(fonts-ipafont-gothic)   # Japanese glyphs in the browser test's screenshots
+  # make fuzz (clang + libFuzzer/sanitizer runtimes, llvm-symbolizer for
+  # readable reports), make check-asan (gcc's libasan/libubsan come with
+  # build-essential), and the valgrind run (tests/asan/valgrind.sh)
+  pkgs+=(clang-14 libclang-rt-14-dev llvm-14 valgrind)
   # Node.js drives Chromium in the browser test; keep whatever node the
   # machine has (it may not come from Debian), install Debian's otherwise.
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
