@@ -48,7 +48,7 @@ sub documented_503 {
 }
 
 # --- requests ------------------------------------------------------------------
-my (%by, %flow_ok, @bad, $total, %lat);
+my (%by, %flow_ok, @bad, $total, %lat, $after_logout, $after_logout_ok);
 for (lines("$run/events.log")) {
     my ($s, $flow, $step, $code, $err, $ms, $why) = split;
     next unless defined $ms;
@@ -58,6 +58,7 @@ for (lines("$run/events.log")) {
     $by{"$code $err"}{total}++;
     $flow_ok{$flow}{$p}++ if $code == 200;
     push @{ $lat{$step} }, $ms if $code == 200;
+    if ($step eq 'after-logout') { $after_logout++; $after_logout_ok++ if $code == 200 }
     push @bad, "$s $flow $step $code $err" . ($why ? " $why" : '') if $code == 0 || ($code >= 500 && !($code == 503 && documented_503($s, $err)));
 }
 my @cols = ((map { $_->[0] } @phases), 'total');
@@ -175,6 +176,8 @@ my @crit = (
     ['every flow succeeded in the warm-up and after both outages',
      !(grep { my $f = $_; grep { !($flow_ok{$f}{$_}) } 'warm-up', 'pf-back', 'after' } @flows),
      join(' ', map { my $f = $_; "$f:" . join('/', map { $flow_ok{$f}{$_} // 0 } 'warm-up', 'pf-back', 'after') } @flows)],
+    ['logout ends the session (no 200 for the session after logout)', !$after_logout_ok && $after_logout,
+     ($after_logout_ok // 0) . " x 200 of " . ($after_logout // 0)],
     ['the PF outage was seen (503 status_unavailable while down)', ($by{'503 status_unavailable'}{'pf-down'} // 0) > 0,
      ($by{'503 status_unavailable'}{'pf-down'} // 0) . ' x 503 while down'],
     ['RSS growth < 5 %, descriptors flat (pools within bounds), same children', !@proc_fail, scalar(@proc_fail) . ' problems'],

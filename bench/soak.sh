@@ -2,7 +2,7 @@
 # Soak test (docs/testing.md "Soak"): mixed load against one httpd for a few
 # minutes while the platform operator goes slow, down and back and the cache
 # (memcached, the JPKICache) restarts. Not in CI; one command:
-#   bench/soak.sh [minutes]          (default 10; loopback only)
+#   bench/soak.sh [minutes]          (default 10, at least 2; loopback only)
 # Load (bench/soak-load.pl, one process per flow): challenge logins with
 # session requests and logout, long-lived sessions (re-checked against the
 # PF every 15 s), TLS client-certificate logins, registrations with the
@@ -10,9 +10,10 @@
 # least 40 s), then a main cycle of the rest. A cycle: 15 % normal, PF slow
 # (+2 s per call) for 15 %, PF process stopped for 15 %, PF back; at 60 %
 # memcached stopped for 8 s and started again (empty); load until the end;
-# load stopped and drained, snapshot. The warm-up runs every path once
-# (errors, reconnects, the most busy threads), so warm-up -> end compares
-# one cycle with two.
+# load stopped and drained. After the warm-up cycle a burst of about as many
+# clients as httpd has threads, then the first snapshot; the second after
+# the main cycle. The warm-up runs every path once (errors, reconnects,
+# nearly every thread), so warm-up -> end compares one cycle with two.
 # Criteria (bench/soak-report.pl): no 5xx except the documented 503s in
 # their window, every flow works again after each outage, RSS of every httpd
 # process grows < 5 % from warm-up to the end, open descriptors flat, the
@@ -25,8 +26,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIN=${1:-10}
-[[ $MIN =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v m="$MIN" 'BEGIN { exit !(m >= 1 && m <= 240) }' ||
-    { echo "usage: bench/soak.sh [minutes 1..240]"; exit 2; }
+# at least 2 minutes: a shorter main cycle leaves no time after the cache restart
+[[ $MIN =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v m="$MIN" 'BEGIN { exit !(m >= 2 && m <= 240) }' ||
+    { echo "usage: bench/soak.sh [minutes 2..240]"; exit 2; }
 SRC=$PWD
 RUN=$SRC/bench/run-soak
 PORT=${JPKI_SOAK_PORT:-16000}
@@ -41,7 +43,7 @@ D=$(awk -v m="$MIN" 'BEGIN { printf "%d", m * 60 }')
 W=$(( D * 25 / 100 < 40 ? 40 : D * 25 / 100 ))   # warm-up: one short cycle
 M=$(( D - W ))                                    # main run: one long cycle
 CD=8                                              # memcached down for CD s
-for c in wrk memcached sqlite3 openssl; do command -v $c >/dev/null || apt-get install -y -qq "$c" >/dev/null; done
+for c in memcached sqlite3 openssl; do command -v $c >/dev/null || apt-get install -y -qq "$c" >/dev/null; done
 perl -MCrypt::OpenSSL::RSA -e1 2>/dev/null || apt-get install -y -qq libcrypt-openssl-rsa-perl >/dev/null
 [ -f mod_jpki.so ] || { echo "build first: make"; exit 1; }
 [ -f "$RUN/httpd.pid" ] && /usr/sbin/apache2 -f "$RUN/httpd.conf" -k stop 2>/dev/null || :
@@ -125,6 +127,8 @@ load() {   # $1 = seconds
     run --flow session --pause-ms 20 --max-requests $((s * 100)) --certs auth-alice-1
     run --flow tls --pause-ms 100 --max-requests $((s * 20)) --certs auth-carol,auth-alice-1,auth-user05
     run --flow register --pause-ms 200 --max-requests $((s * 20)) --certs auth-bob --sign-cert sign-bob
+    run --flow static --pause-ms 0 --max-requests $((s * 100)) --certs auth-user01
+    run --flow static --pause-ms 0 --max-requests $((s * 100)) --certs auth-user01
 }
 snap() { perl bench/soak-snap.pl "$RUN/httpd.pid" "$PORT" "$PFPORT" "$MCPORT" "$1"; }
 drain() { for p in "${LOADPIDS[@]}"; do wait "$p" || :; done; LOADPIDS=(); sleep 4; }
@@ -149,11 +153,11 @@ cycle() {
     mc_start
     drain
 }
-# Every worker thread runs every flow at least once before the first
-# snapshot: each thread keeps its own memory (its allocator keeps up to
-# MaxMemFree of freed blocks, OpenSSL and libcurl state), so RSS grows with
-# each thread's first busy request. 40 clients at once for 50 threads (more
-# would queue, and httpd logs "reached MaxRequestWorkers" as an error).
+# Before the first snapshot nearly every worker thread runs each flow: a
+# thread keeps its own memory (its allocator keeps up to MaxMemFree of freed
+# blocks; OpenSSL and libcurl state), so RSS grows with each thread's first
+# busy requests. Up to 40 clients at once for 50 threads (more would queue,
+# and httpd logs "reached MaxRequestWorkers" as an error).
 burst() {
     local common=(--url "$URL" --pki "$PKI" --seconds 60 --out "$RUN/events.log" --pause-ms 0 "${CDFLAG[@]}")
     LOADPIDS=()
