@@ -22,7 +22,8 @@
 # Ports: JPKI_SOAK_PORT (httpd, 16000), +1 the PF simulator, +2 memcached.
 # SOAK_CLIENT_DATA=1 signs origin-bound client data (login protocol v2).
 # SOAK_FLOWS="session tls" runs only those flows (to find which one a
-# problem comes with).
+# problem comes with). SOAK_MAXMEMFREE=<KB> sets httpd's MaxMemFree
+# (default 2048, httpd's own default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIN=${1:-10}
@@ -98,7 +99,7 @@ trap cleanup EXIT
 sim_start
 mc_start
 sed -e "s|@RUN@|$RUN|g" -e "s|@PORT@|$PORT|g" -e "s|@PFPORT@|$PFPORT|g" -e "s|@MCPORT@|$MCPORT|g" \
-    -e "s|@PFDELAYMS@|$PFDELAYMS|g" -e "s|@MODDIR@|$(apxs -q LIBEXECDIR)|g" -e "s|@SRC@|$SRC|g" \
+    -e "s|@PFDELAYMS@|$PFDELAYMS|g" -e "s|@MAXMEMFREE@|${SOAK_MAXMEMFREE:-2048}|g" -e "s|@MODDIR@|$(apxs -q LIBEXECDIR)|g" -e "s|@SRC@|$SRC|g" \
     -e "s|@PKI@|$PKI|g" bench/httpd-soak.conf.in > "$RUN/httpd.conf"
 /usr/sbin/apache2 -f "$RUN/httpd.conf" -k start
 URL=https://localhost:$PORT
