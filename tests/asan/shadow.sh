@@ -14,10 +14,13 @@ set -euo pipefail
 src=$1 build=$2 run=$3 module=$4 wrapper=$5
 : "${APXS:?}" "${PERL:?}"
 if [ -x "$run/t/TEST" ]; then (cd "$run" && "$PERL" t/TEST -clean >/dev/null 2>&1) || :; fi
-rm -rf "$run/t" "$run/reports"
+rm -rf "$run/t" "$run/reports" "$run/tests"
 mkdir -p "$run/t/conf/ssl" "$run/t/htdocs" "$run/reports"
 chmod 1777 "$run/reports"   # httpd children (User nobody) write reports too
 for n in conf docs htdocs tools; do ln -sfn "$src/$n" "$run/$n"; done
+# t/card-helper.t runs the card helper with tests/helper/fake-pinentry
+mkdir -p "$run/tests"
+ln -sfn "$src/tests/helper" "$run/tests/helper"
 [ "$module" -ef "$run/mod_jpki.so" ] || cp -f "$module" "$run/mod_jpki.so"
 for e in "$src"/t/*; do
     n=$(basename "$e")
