@@ -438,31 +438,3 @@ int jpki_status_session(request_rec *r, jpki_session_t *sess, const char **code)
                   jpki_session_log_id(r->pool, sess->id), res.error ? res.error : "no answer");
     return HTTP_SERVICE_UNAVAILABLE;
 }
-
-const char *jpki_status_message(const char *code)
-{
-    static const struct {
-        const char *code, *msg;
-    } m[] = {
-        {JPKI_E_STATUS_UNAVAILABLE,
-         "The certificate's status cannot be checked right now. Please try again later."},
-        {JPKI_E_CERT_REVOKED_SUPERSEDED,
-         "This certificate was replaced by a renewed one. Use your current card."},
-        {JPKI_E_CERT_REVOKED_AFFILIATION,
-         "The card's details changed, so this certificate is no longer valid. Register again."},
-        {JPKI_E_CERT_REVOKED_CESSATION, "This certificate is no longer in use."},
-        {JPKI_E_CERT_REVOKED_HOLD,
-         "This certificate is suspended. Ask your municipal office."},
-        {JPKI_E_CERT_REVOKED_KEY_COMPROMISE,
-         "This certificate was revoked because its key may be compromised."},
-        {JPKI_E_CERT_REVOKED, "This certificate has been revoked."},
-        {JPKI_E_CERT_STATUS_UNKNOWN, "The status service does not know this certificate."},
-        {NULL, NULL}};
-    int i;
-    for (i = 0; m[i].code; i++) {
-        if (strcmp(m[i].code, code) == 0) {
-            return m[i].msg;
-        }
-    }
-    return NULL;
-}
