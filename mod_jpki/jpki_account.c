@@ -114,14 +114,11 @@ const char *jpki_account_set_unknown(cmd_parms *cmd, void *dc, const char *arg)
 
 const char *jpki_account_set_cache_ttl(cmd_parms *cmd, void *dc, const char *arg)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
     (void)dc;
-    if (*arg == '\0' || *end != '\0' || v < 0 || v > 86400) {
+    if (!jpki_util_parse_int(arg, 0, 86400, 0, &jpki_account_cfg(cmd->server)->cache_ttl)) {
         return apr_psprintf(cmd->pool, "JPKIAccountCacheTTL: '%s' is not a whole number of "
                                        "seconds from 0 to 86400", arg);
     }
-    jpki_account_cfg(cmd->server)->cache_ttl = (int)v;
     return NULL;
 }
 const char *jpki_account_set_match_user(cmd_parms *cmd, void *dc, int flag)

@@ -302,15 +302,12 @@ jpki_metrics_srv_t *jpki_metrics_srv_merge(apr_pool_t *p, const jpki_metrics_srv
 
 static const char *parse_fee(cmd_parms *cmd, const char *arg, int *out)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < 0 || v > 100000) {
+    if (!jpki_util_parse_int(arg, 0, 100000, 0, out)) {
         return apr_psprintf(cmd->pool,
                             "JPKIFee: '%s' is not a whole number of yen from 0 to "
                             "100000",
                             arg);
     }
-    *out = (int)v;
     return NULL;
 }
 

@@ -188,6 +188,34 @@ START_TEST(error_table)
 }
 END_TEST
 
+/* The one whole-number parser of the directive setters. */
+START_TEST(parse_int_range)
+{
+    int v = -7;
+    ck_assert_int_eq(jpki_util_parse_int("12", 0, 100, 0, &v), 1);
+    ck_assert_int_eq(v, 12);
+    ck_assert_int_eq(jpki_util_parse_int(" 7", 0, 100, 0, &v), 1); /* as strtol */
+    ck_assert_int_eq(v, 7);
+    ck_assert_int_eq(jpki_util_parse_int("0", 0, 100, 0, &v), 1);
+    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(jpki_util_parse_int("100", 0, 100, 0, &v), 1);
+    ck_assert_int_eq(v, 100);
+    v = -7;
+    ck_assert_int_eq(jpki_util_parse_int("", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("101", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("-1", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("1x", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("soon", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("99999999999999999999999", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("-99999999999999999999999", -5, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("12 ", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(v, -7); /* untouched on failure */
+    ck_assert_int_eq(jpki_util_parse_int("12 \t", 0, 100, 1, &v), 1);
+    ck_assert_int_eq(v, 12);
+    ck_assert_int_eq(jpki_util_parse_int("12 x", 0, 100, 1, &v), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------- 4 facts, age -- */
 
 START_TEST(birth_date_era)
@@ -543,6 +571,7 @@ int main(void)
     tcase_add_test(tc, return_to);
     tcase_add_test(tc, json_depth);
     tcase_add_test(tc, error_table);
+    tcase_add_test(tc, parse_int_range);
     suite_add_tcase(s, tc);
     tc = tcase_create("facts");
     tcase_add_checked_fixture(tc, setup, teardown);
