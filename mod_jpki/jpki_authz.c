@@ -55,18 +55,14 @@ static authz_status account_check(request_rec *r, const char *line, const void *
 
 static const char *age_parse(cmd_parms *cmd, const char *line, const void **parsed)
 {
-    char *end;
-    long n = strtol(line, &end, 10);
+    int n;
     int *v;
-    while (*end == ' ' || *end == '\t') {
-        end++;
-    }
-    if (*line == '\0' || *end != '\0' || n < 0 || n > 150) {
+    if (!jpki_util_parse_int(line, 0, 150, 1, &n)) {
         return apr_psprintf(cmd->pool, "Require jpki-age-over: '%s' is not a whole number of "
                                        "years from 0 to 150", line);
     }
     v = apr_palloc(cmd->pool, sizeof(*v));
-    *v = (int)n;
+    *v = n;
     *parsed = v;
     return NULL;
 }

@@ -6,6 +6,7 @@
  */
 #include "jpki_cert.h"
 #include "jpki_util.h"
+#include "jpki_cert_int.h"
 
 #include <apr_strings.h>
 #include <apr_file_io.h>
@@ -24,12 +25,6 @@
 #define JPKI_DN_OU_AUTH "JPKI for user authentication"
 #define JPKI_DN_OU_SIGN "JPKI for digital signature"
 #define JPKI_DN_O_TEST  "JPKI-TEST"
-
-/* The 4-facts otherName OIDs, 1.2.392.200149.8.5.5.1 .. .6 */
-static const char *const facts_oids[6] = {
-    "1.2.392.200149.8.5.5.1", "1.2.392.200149.8.5.5.2", "1.2.392.200149.8.5.5.3",
-    "1.2.392.200149.8.5.5.4", "1.2.392.200149.8.5.5.5", "1.2.392.200149.8.5.5.6",
-};
 
 const char *jpki_cert_type_name(jpki_cert_type_e t)
 {
@@ -123,7 +118,7 @@ static jpki_cert_type_e dn_type(const X509_NAME *n, int *test)
     return JPKI_CERT_TYPE_NONE;
 }
 
-static const char *key_id_of(apr_pool_t *p, X509 *x)
+const char *jpki_cert_key_id(apr_pool_t *p, X509 *x)
 {
     const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(x);
     if (ski != NULL) {
@@ -138,17 +133,6 @@ static const char *key_id_of(apr_pool_t *p, X509 *x)
         }
         return jpki_util_hex(p, md, mdlen);
     }
-}
-
-static int oid_in(const char *oid, const apr_array_header_t *list)
-{
-    int i;
-    for (i = 0; list && i < list->nelts; i++) {
-        if (strcmp(oid, APR_ARRAY_IDX(list, i, const char *)) == 0) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* The first occurrence of the NUL-terminated needle within hay[0..len). */
@@ -368,7 +352,7 @@ static const char *trust_add_x509(jpki_trust_t *t, apr_pool_t *p, const char *fi
     a = apr_array_push(t->anchors);
     a->x509 = x;
     a->file = apr_pstrdup(p, file);
-    a->key_id = key_id_of(p, x);
+    a->key_id = jpki_cert_key_id(p, x);
     a->type = type;
     a->test = test;
     a->not_before = jpki_cert_asn1_time(X509_get0_notBefore(x));
@@ -435,337 +419,4 @@ const char *jpki_trust_add_file(jpki_trust_t *t, apr_pool_t *p, const char *file
         return apr_psprintf(p, "%s: contains no PEM or DER certificate", file);
     }
     return NULL;
-}
-
-/* Extensions OpenSSL understands and a JPKI certificate may mark critical. */
-static int critical_ext_known(int nid)
-{
-    switch (nid) {
-    case NID_key_usage:
-    case NID_basic_constraints:
-    case NID_certificate_policies:
-    case NID_subject_alt_name:
-    case NID_ext_key_usage:
-    case NID_authority_key_identifier:
-    case NID_subject_key_identifier:
-    case NID_crl_distribution_points:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-static int fail(const char **code, const char **detail, const char *c, const char *d)
-{
-    *code = c;
-    *detail = d;
-    return 0;
-}
-
-int jpki_cert_verify(const jpki_trust_t *t, apr_pool_t *p, jpki_cert_t *c,
-                     jpki_cert_type_e expected, apr_time_t now, const char **code,
-                     const char **detail)
-{
-    X509 *x = c->x509;
-    EVP_PKEY *pk = X509_get0_pubkey(x);
-    int sig_nid = X509_get_signature_nid(x);
-    uint32_t ku;
-    int i, ok, err, depth;
-    X509_STORE_CTX *ctx;
-    X509_VERIFY_PARAM *vp;
-    time_t tnow = (time_t)apr_time_sec(now);
-
-    /* 1. Profile checks that need no trust anchor. Cheap and specific. */
-    if (X509_get_version(x) != X509_VERSION_3) {
-        return fail(code, detail, JPKI_E_CERT_MALFORMED, "not an X.509 v3 certificate");
-    }
-    if (pk == NULL || EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
-        return fail(code, detail, JPKI_E_CERT_WEAK_KEY, "public key is not RSA");
-    }
-    if (c->key_bits < 2048) {
-        return fail(code, detail, JPKI_E_CERT_WEAK_KEY,
-                    apr_psprintf(p, "RSA key of %d bits, at least 2048 required", c->key_bits));
-    }
-    if (sig_nid != NID_sha256WithRSAEncryption && sig_nid != NID_sha384WithRSAEncryption &&
-        sig_nid != NID_sha512WithRSAEncryption) {
-        return fail(code, detail, JPKI_E_CERT_WEAK_SIGNATURE,
-                    apr_psprintf(p, "signature algorithm %s is not accepted (sha256/384/512 "
-                                    "with RSA required)", OBJ_nid2sn(sig_nid)));
-    }
-    for (i = 0; i < X509_get_ext_count(x); i++) {
-        X509_EXTENSION *ext = X509_get_ext(x, i);
-        if (X509_EXTENSION_get_critical(ext)) {
-            int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
-            if (!critical_ext_known(nid)) {
-                char oid[80];
-                OBJ_obj2txt(oid, sizeof(oid), X509_EXTENSION_get_object(ext), 1);
-                return fail(code, detail, JPKI_E_CERT_CRITICAL_EXT,
-                            apr_psprintf(p, "unknown critical extension %s", oid));
-            }
-        }
-    }
-    ku = X509_get_key_usage(x);
-    if (ku == UINT32_MAX || !(ku & KU_DIGITAL_SIGNATURE)) {
-        return fail(code, detail, JPKI_E_CERT_KEY_USAGE,
-                    "keyUsage does not include digitalSignature");
-    }
-
-    /* 2. Type: policy OID (configured or default), then the expected use. */
-    {
-        CERTIFICATEPOLICIES *pol = X509_get_ext_d2i(x, NID_certificate_policies, NULL, NULL);
-        jpki_cert_type_e found = JPKI_CERT_TYPE_NONE;
-        for (i = 0; pol && i < sk_POLICYINFO_num(pol); i++) {
-            char oid[80];
-            if (OBJ_obj2txt(oid, sizeof(oid), sk_POLICYINFO_value(pol, i)->policyid, 1) <= 0) {
-                continue;
-            }
-            if ((t->auth_policies->nelts ? oid_in(oid, t->auth_policies)
-                                         : strcmp(oid, JPKI_OID_POLICY_AUTH) == 0) ||
-                (t->accept_test && strcmp(oid, JPKI_OID_POLICY_TEST_AUTH) == 0)) {
-                found = JPKI_CERT_TYPE_AUTH;
-            }
-            else if ((t->sign_policies->nelts ? oid_in(oid, t->sign_policies)
-                                              : strcmp(oid, JPKI_OID_POLICY_SIGN) == 0) ||
-                     (t->accept_test && strcmp(oid, JPKI_OID_POLICY_TEST_SIGN) == 0)) {
-                found = JPKI_CERT_TYPE_SIGN;
-            }
-        }
-        CERTIFICATEPOLICIES_free(pol);
-        if (c->test && !t->accept_test) {
-            return fail(code, detail, JPKI_E_CERT_TEST_HIERARCHY,
-                        "certificate of the JPKI-TEST hierarchy (set JPKIAcceptTestCards On "
-                        "to allow it outside production)");
-        }
-        if (found == JPKI_CERT_TYPE_NONE) {
-            return fail(code, detail, JPKI_E_CERT_POLICY,
-                        "no JPKI certificate policy OID (user authentication or signing)");
-        }
-        c->type = found;
-    }
-    if (expected != JPKI_CERT_TYPE_NONE && c->type != expected) {
-        return fail(code, detail, JPKI_E_CERT_WRONG_TYPE,
-                    apr_psprintf(p, "a %s certificate was presented where a %s certificate is "
-                                    "required", jpki_cert_type_name(c->type),
-                                 jpki_cert_type_name(expected)));
-    }
-
-    /* 3. Validity of the certificate itself, for a precise code. */
-    if (X509_cmp_time(X509_get0_notBefore(x), &tnow) > 0) {
-        return fail(code, detail, JPKI_E_CERT_NOT_YET_VALID,
-                    apr_psprintf(p, "not valid before %s",
-                                 jpki_util_time_iso(p, c->not_before)));
-    }
-    if (X509_cmp_time(X509_get0_notAfter(x), &tnow) < 0) {
-        return fail(code, detail, JPKI_E_CERT_EXPIRED,
-                    apr_psprintf(p, "expired at %s", jpki_util_time_iso(p, c->not_after)));
-    }
-
-    /* 4. Chain to an anchor of the same type. The issuer is found by key:
-     * OpenSSL matches the authority key id against each same-DN anchor. */
-    ctx = X509_STORE_CTX_new();
-    if (ctx == NULL ||
-        !X509_STORE_CTX_init(ctx, c->type == JPKI_CERT_TYPE_AUTH ? t->auth_store : t->sign_store,
-                             x, NULL)) {
-        X509_STORE_CTX_free(ctx);
-        return fail(code, detail, JPKI_E_CERT_UNTRUSTED, "cannot set up chain verification");
-    }
-    vp = X509_STORE_CTX_get0_param(ctx);
-    X509_VERIFY_PARAM_set_time(vp, tnow);
-    /* level 2: RSA >= 2048 and no SHA-1 anywhere in the chain */
-    X509_VERIFY_PARAM_set_auth_level(vp, 2);
-    ok = X509_verify_cert(ctx);
-    if (ok != 1) {
-        err = X509_STORE_CTX_get_error(ctx);
-        depth = X509_STORE_CTX_get_error_depth(ctx);
-        X509_STORE_CTX_free(ctx);
-        ERR_clear_error();
-        if ((err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID) &&
-            depth > 0) {
-            return fail(code, detail, JPKI_E_CERT_ISSUER_EXPIRED,
-                        apr_psprintf(p, "the issuing root is outside its validity period: %s",
-                                     X509_verify_cert_error_string(err)));
-        }
-        return fail(code, detail, JPKI_E_CERT_UNTRUSTED,
-                    apr_psprintf(p, "no chain to a trusted %s root: %s (depth %d)",
-                                 jpki_cert_type_name(c->type), X509_verify_cert_error_string(err),
-                                 depth));
-    }
-    {
-        STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
-        if (c->issuer_key_id == NULL && sk_X509_num(chain) > 1) {
-            c->issuer_key_id = key_id_of(p, sk_X509_value(chain, 1));
-            c->serial = apr_pstrcat(p, c->issuer_key_id, ":", c->serial_hex, NULL);
-        }
-    }
-    X509_STORE_CTX_free(ctx);
-    return 1;
-}
-
-/* ---------------------------------------------------------------- facts -- */
-
-const char *jpki_facts_birth_date_iso(apr_pool_t *p, const char *s, apr_size_t len)
-{
-    int y, m, d, i;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (len != 9) {
-        return NULL;
-    }
-    for (i = 0; i < 9; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return NULL;
-        }
-    }
-    if (s[0] > '5') { /* 0 unknown, 1 明治 .. 5 令和 */
-        return NULL;
-    }
-    y = (s[1] - '0') * 1000 + (s[2] - '0') * 100 + (s[3] - '0') * 10 + (s[4] - '0');
-    m = (s[5] - '0') * 10 + (s[6] - '0');
-    d = (s[7] - '0') * 10 + (s[8] - '0');
-    if (y < 1868 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1]) {
-        return NULL;
-    }
-    if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) {
-        return NULL;
-    }
-    return apr_psprintf(p, "%04d-%02d-%02d", y, m, d);
-}
-
-static int is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-int jpki_age_years(const char *b, int year, int month, int day)
-{
-    int by, bm, bd, age;
-    if (b == NULL || strlen(b) != 10 || sscanf(b, "%4d-%2d-%2d", &by, &bm, &bd) != 3) {
-        return -1;
-    }
-    if (bm < 1 || bm > 12 || bd < 1 || bd > 31) {
-        return -1;
-    }
-    /* In a common year a 29 Feb birthday falls on 1 Mar (see header). */
-    if (bm == 2 && bd == 29 && !is_leap(year)) {
-        bm = 3;
-        bd = 1;
-    }
-    age = year - by;
-    if (month < bm || (month == bm && day < bd)) {
-        age--;
-    }
-    return age < 0 ? -1 : age;
-}
-
-void jpki_day_jst(apr_time_t t, int *year, int *month, int *day)
-{
-    apr_time_exp_t tm;
-    apr_time_exp_tz(&tm, t, 9 * 3600);
-    *year = tm.tm_year + 1900;
-    *month = tm.tm_mon + 1;
-    *day = tm.tm_mday;
-}
-
-jpki_facts_t *jpki_cert_facts(apr_pool_t *p, const jpki_cert_t *c, const char **code,
-                              const char **detail)
-{
-    GENERAL_NAMES *gens;
-    const char *vals[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
-    apr_size_t lens[6] = {0, 0, 0, 0, 0, 0};
-    jpki_facts_t *f;
-    int i, j;
-
-    gens = X509_get_ext_d2i(c->x509, NID_subject_alt_name, NULL, NULL);
-    if (gens == NULL) {
-        fail(code, detail, JPKI_E_CERT_NO_FACTS, "no subjectAltName");
-        return NULL;
-    }
-    for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
-        GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-        char oid[80];
-        if (g->type != GEN_OTHERNAME) {
-            continue;
-        }
-        if (OBJ_obj2txt(oid, sizeof(oid), g->d.otherName->type_id, 1) <= 0) {
-            continue;
-        }
-        for (j = 0; j < 6; j++) {
-            if (strcmp(oid, facts_oids[j]) == 0) {
-                ASN1_TYPE *v = g->d.otherName->value;
-                if (v == NULL || v->type != V_ASN1_UTF8STRING || vals[j] != NULL) {
-                    GENERAL_NAMES_free(gens);
-                    fail(code, detail, JPKI_E_CERT_NO_FACTS,
-                         apr_psprintf(p, "4-facts item %s is not a single UTF8String", oid));
-                    return NULL;
-                }
-                lens[j] = (apr_size_t)ASN1_STRING_length(v->value.utf8string);
-                vals[j] = apr_pstrmemdup(p, (const char *)ASN1_STRING_get0_data(
-                                                v->value.utf8string), lens[j]);
-                if (strlen(vals[j]) != lens[j]) { /* embedded NUL */
-                    GENERAL_NAMES_free(gens);
-                    fail(code, detail, JPKI_E_CERT_NO_FACTS, "4-facts item contains NUL");
-                    return NULL;
-                }
-            }
-        }
-    }
-    GENERAL_NAMES_free(gens);
-    /* Name, birth date and sex are required; address may be empty but present. */
-    if (vals[0] == NULL || vals[3] == NULL || vals[2] == NULL || vals[4] == NULL) {
-        fail(code, detail, JPKI_E_CERT_NO_FACTS, "4-facts subjectAltName items missing");
-        return NULL;
-    }
-    f = apr_pcalloc(p, sizeof(*f));
-    f->name = vals[0];
-    f->name_alt = vals[1] ? vals[1] : "";
-    f->sex = vals[2];
-    f->birth_date = jpki_facts_birth_date_iso(p, vals[3], lens[3]);
-    f->address = vals[4];
-    f->address_alt = vals[5] ? vals[5] : "";
-    if (f->birth_date == NULL) {
-        fail(code, detail, JPKI_E_CERT_NO_FACTS, "birth date is not EYYYYMMDD");
-        return NULL;
-    }
-    if (!(lens[2] == 1 && (f->sex[0] == '0' || f->sex[0] == '1' || f->sex[0] == '2' ||
-                           f->sex[0] == '9'))) {
-        fail(code, detail, JPKI_E_CERT_NO_FACTS, "sex is not a JIS X 0303 code");
-        return NULL;
-    }
-    return f;
-}
-
-/* ------------------------------------------------------------ signature -- */
-
-int jpki_sig_verify(const jpki_cert_t *c, const unsigned char *data, apr_size_t data_len,
-                    const unsigned char *sig, apr_size_t sig_len, const char **detail)
-{
-    EVP_PKEY *pk = X509_get0_pubkey(c->x509);
-    EVP_MD_CTX *md;
-    EVP_PKEY_CTX *pctx = NULL;
-    int ok;
-
-    if (pk == NULL || EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
-        *detail = "certificate key is not RSA";
-        return 0;
-    }
-    if (sig_len != (apr_size_t)EVP_PKEY_get_size(pk)) {
-        *detail = "signature length does not match the key size";
-        return 0;
-    }
-    md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL, pk) != 1 ||
-        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
-        EVP_MD_CTX_free(md);
-        ERR_clear_error();
-        *detail = "cannot set up signature verification";
-        return 0;
-    }
-    ok = EVP_DigestVerify(md, sig, sig_len, data, data_len);
-    EVP_MD_CTX_free(md);
-    ERR_clear_error();
-    if (ok != 1) {
-        *detail = "signature does not verify with the certificate key (RSASSA-PKCS1-v1_5, "
-                  "SHA-256 DigestInfo over the challenge bytes)";
-        return 0;
-    }
-    return 1;
 }

@@ -16,13 +16,10 @@
 
 static const char *set_int_range(cmd_parms *cmd, int *field, const char *arg, int min, int max)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < min || v > max) {
+    if (!jpki_util_parse_int(arg, min, max, 0, field)) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from %d to %d",
                             cmd->cmd->name, arg, min, max);
     }
-    *field = (int)v;
     return NULL;
 }
 

@@ -6,51 +6,12 @@
 #include "jpki_audit.h"
 #include "jpki_metrics.h"
 #include "jpki_status.h"
-
-static const struct {
-    const char *code;
-    const char *msg;
-} messages[] = {
-    {JPKI_E_CERT_MISSING, "No certificate was presented."},
-    {JPKI_E_CERT_TOO_LARGE, "The certificate is too large."},
-    {JPKI_E_CERT_MALFORMED, "The certificate could not be read."},
-    {JPKI_E_CERT_EXPIRED, "The card's certificate has expired. Renew it at your municipal office."},
-    {JPKI_E_CERT_NOT_YET_VALID, "The card's certificate is not valid yet."},
-    {JPKI_E_CERT_UNTRUSTED, "The certificate was not issued by J-LIS."},
-    {JPKI_E_CERT_ISSUER_EXPIRED, "The certificate's issuing authority has expired."},
-    {JPKI_E_CERT_POLICY, "This is not a My Number Card certificate."},
-    {JPKI_E_CERT_WRONG_TYPE, "The wrong certificate of the card was used."},
-    {JPKI_E_CERT_KEY_USAGE, "The certificate may not be used for signing in."},
-    {JPKI_E_CERT_WEAK_KEY, "The certificate's key is too weak."},
-    {JPKI_E_CERT_WEAK_SIGNATURE, "The certificate uses a weak signature algorithm."},
-    {JPKI_E_CERT_CRITICAL_EXT, "The certificate has an extension this site does not accept."},
-    {JPKI_E_CERT_TEST_HIERARCHY, "Test cards are not accepted here."},
-    {"signature_invalid", "The card's signature does not match."},
-    {"signature_malformed", "The signature could not be read."},
-    {JPKI_E_CLIENT_DATA_MISSING, "The card helper is too old: update it."},
-    {JPKI_E_CLIENT_DATA_INVALID, "The card helper's answer could not be read."},
-    {JPKI_E_ORIGIN_MISMATCH, "The card signed for another website."},
-    {JPKI_E_CHALLENGE_SCOPE, "This login was started on another site. Start again."},
-    /* accounts (jpki_account.h) */
-    {"no_account", "No account is linked to this card. Register first."},
-    {"link_pending", "Your renewed card is not linked yet. Try again later."},
-    {"account_unavailable", "The account service is temporarily unavailable."},
-    {"account_removed", "This account no longer exists."},
-    {"sign_proof_missing", "Sign with the signing certificate of your card."},
-    {"person_mismatch", "The two certificates belong to different people."},
-    {"person_unverified", "The two certificates could not be tied to one person."},
-    {NULL, NULL}};
+#include "jpki_errors.h"
 
 const char *jpki_flow_message(const char *code)
 {
     const char *msg;
-    int i;
-    for (i = 0; messages[i].code; i++) {
-        if (strcmp(messages[i].code, code) == 0) {
-            return messages[i].msg;
-        }
-    }
-    if ((msg = jpki_status_message(code)) != NULL) {
+    if ((msg = jpki_errors_message(code)) != NULL) {
         return msg;
     }
     return "The login was refused.";

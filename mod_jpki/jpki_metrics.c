@@ -13,6 +13,7 @@
  */
 #include "jpki_metrics.h"
 #include "jpki_cache.h"
+#include "jpki_errors.h"
 
 #include "http_main.h"
 #include "apr_shm.h"
@@ -60,24 +61,6 @@ const long jpki_metrics_latency_bounds_ms[JPKI_METRICS_LATENCY_BUCKETS] = {
 const char *const jpki_metrics_purposes[3] = {"signature_verification", "liveness_check", "other"};
 const char *const jpki_metrics_cert_types[3] = {"auth", "sign", "other"};
 const char *const jpki_metrics_cache_names[4] = {"challenge", "session", "status", "account"};
-
-/* The stable codes (docs/errors.md) get their series from the start; codes
- * added later by other steps claim a free slot on first use. */
-static const char *const known_codes[] = {
-    "ok", JPKI_E_CERT_MISSING, JPKI_E_CERT_TOO_LARGE, JPKI_E_CERT_MALFORMED, JPKI_E_CERT_EXPIRED,
-    JPKI_E_CERT_NOT_YET_VALID, JPKI_E_CERT_UNTRUSTED, JPKI_E_CERT_ISSUER_EXPIRED,
-    JPKI_E_CERT_POLICY, JPKI_E_CERT_WRONG_TYPE, JPKI_E_CERT_KEY_USAGE, JPKI_E_CERT_WEAK_KEY,
-    JPKI_E_CERT_WEAK_SIGNATURE, JPKI_E_CERT_CRITICAL_EXT, JPKI_E_CERT_TEST_HIERARCHY,
-    "signature_invalid", "signature_malformed", "challenge_unknown", "challenge_replayed",
-    "challenge_expired", "challenge_wrong_browser", "challenge_scope", "malformed_json", "malformed_request",
-    "invalid_return_to", "body_too_large", "cache_unavailable", "session_unavailable",
-    "not_configured", "client_data_missing", "client_data_invalid", "origin_mismatch",
-    /* status (docs/status.md) and accounts (docs/accounts.md) */
-    "cert_revoked", "cert_revoked_superseded", "cert_revoked_affiliation_changed",
-    "cert_revoked_cessation", "cert_revoked_hold", "cert_revoked_key_compromise",
-    "cert_status_unknown", "status_unavailable", "link_pending", "no_account", "account_removed",
-    "account_unavailable", "account_unknown", "person_mismatch", "person_unverified",
-    "sign_proof_missing", NULL};
 
 static void add(ctr_t *c, apr_uint64_t n)
 {
@@ -319,15 +302,12 @@ jpki_metrics_srv_t *jpki_metrics_srv_merge(apr_pool_t *p, const jpki_metrics_srv
 
 static const char *parse_fee(cmd_parms *cmd, const char *arg, int *out)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < 0 || v > 100000) {
+    if (!jpki_util_parse_int(arg, 0, 100000, 0, out)) {
         return apr_psprintf(cmd->pool,
                             "JPKIFee: '%s' is not a whole number of yen from 0 to "
                             "100000",
                             arg);
     }
-    *out = (int)v;
     return NULL;
 }
 
@@ -362,7 +342,7 @@ static int metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     if (data == NULL) {
         apr_shm_t *shm;
         apr_status_t rv = apr_shm_create(&shm, sizeof(seg_t), NULL, pp);
-        int i;
+        int i, n;
         if (rv != APR_SUCCESS) {
             ap_log_error(
                 APLOG_MARK, APLOG_ERR, rv, s,
@@ -377,9 +357,15 @@ static int metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         ((seg_t *)data)->magic = SEG_MAGIC;
         ((seg_t *)data)->size = sizeof(seg_t);
         ((seg_t *)data)->started = apr_time_now();
-        for (i = 0; known_codes[i] != NULL && i < JPKI_METRICS_MAX_CODES; i++) {
-            code_slot_t *sl = &((seg_t *)data)->codes[i];
-            apr_cpystrn(sl->code, known_codes[i], CODE_LEN);
+        /* The stable codes (docs/errors.md, jpki_errors.c) get their series
+         * from the start; codes added later claim a free slot on first use. */
+        for (i = 0, n = 0; jpki_errors[i].code != NULL && n < JPKI_METRICS_MAX_CODES; i++) {
+            code_slot_t *sl;
+            if (!jpki_errors[i].metrics_seed) {
+                continue;
+            }
+            sl = &((seg_t *)data)->codes[n++];
+            apr_cpystrn(sl->code, jpki_errors[i].code, CODE_LEN);
             sl->state = 2;
         }
         apr_pool_userdata_set(data, SEG_KEY, apr_pool_cleanup_null, pp);

@@ -15,6 +15,7 @@
  * hosts asking different sources never see each other's answers.
  */
 #include "jpki_status_defaults.h"
+#include "jpki_status_int.h"
 #include "jpki_audit.h"
 #include "jpki_cache.h"
 #include "jpki_http.h"
@@ -26,214 +27,6 @@
 #include <openssl/err.h>
 
 #define POLL_INTERVAL        apr_time_from_msec(20)
-
-/* -------------------------------------------------------- cache entries -- */
-
-typedef struct {
-    int good;
-    const char *reason;
-    apr_time_t t; /* checked at */
-    apr_time_t v; /* valid until (source's nextUpdate), 0 none */
-    const char *user, *cert_id, *type;
-    int link_pending;
-} entry_t;
-
-static const char *key_of(apr_pool_t *p, const char *kind, const jpki_status_cfg_t *sc,
-                          const char *serial)
-{
-    return apr_pstrcat(p, kind, ":", sc->source_id, ":", serial, NULL);
-}
-
-/* 1 hit, 0 miss, -1 cache failure (logged). */
-static int entry_get(request_rec *r, const char *key, entry_t *e)
-{
-    char *val;
-    json_t *o;
-    apr_status_t rv = jpki_cache_get(r->server, JPKI_NS_STATUS, key, r->pool, &val, NULL);
-    memset(e, 0, sizeof(*e));
-    if (rv == APR_NOTFOUND) {
-        return 0;
-    }
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      JPKI_LOGNO(0504) "status cache lookup failed (JPKICache)");
-        return -1;
-    }
-    o = json_loads(val, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return 0;
-    }
-    e->good = json_is_true(json_object_get(o, "g"));
-    e->t = apr_time_from_msec(json_integer_value(json_object_get(o, "t")));
-    e->v = apr_time_from_msec(json_integer_value(json_object_get(o, "v")));
-#define ES(f, k)                                                                                 \
-    e->f = json_is_string(json_object_get(o, k))                                                \
-               ? apr_pstrdup(r->pool, json_string_value(json_object_get(o, k)))                 \
-               : NULL
-    ES(reason, "r");
-    ES(user, "u");
-    ES(cert_id, "c");
-    ES(type, "y");
-#undef ES
-    e->link_pending = json_is_true(json_object_get(o, "l"));
-    json_decref(o);
-    return e->t > 0 ? 1 : 0;
-}
-
-static void entry_put(request_rec *r, const jpki_status_cfg_t *sc, const char *key,
-                      const jpki_status_result_t *res)
-{
-    json_t *o = json_object();
-    char *s;
-    int good = res->status == JPKI_STATUS_GOOD;
-    apr_time_t keep = apr_time_from_sec(good ? int_or(sc->ttl_good, DEFAULT_TTL_GOOD)
-                                             : int_or(sc->ttl_revoked, DEFAULT_TTL_REVOKED));
-    apr_status_t rv;
-    /* A GOOD answer is also the "last seen good" of the grace mode. */
-    if (good && sc->fail_mode == 1 && apr_time_from_sec(sc->grace_secs) > keep) {
-        keep = apr_time_from_sec(sc->grace_secs);
-    }
-    json_object_set_new(o, "g", json_boolean(good));
-    json_object_set_new(o, "t", json_integer((json_int_t)apr_time_as_msec(res->checked_at)));
-    if (res->valid_until) {
-        json_object_set_new(o, "v", json_integer((json_int_t)apr_time_as_msec(res->valid_until)));
-    }
-    if (res->reason) {
-        json_object_set_new(o, "r", json_string(res->reason));
-    }
-    if (res->platform_user_id) {
-        json_object_set_new(o, "u", json_string(res->platform_user_id));
-    }
-    if (res->pf_cert_id) {
-        json_object_set_new(o, "c", json_string(res->pf_cert_id));
-    }
-    if (res->cert_type) {
-        json_object_set_new(o, "y", json_string(res->cert_type));
-    }
-    if (res->link_pending) {
-        json_object_set_new(o, "l", json_true());
-    }
-    s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (s == NULL) {
-        return;
-    }
-    rv = jpki_cache_store(r->server, JPKI_NS_STATUS, key, s, strlen(s), res->checked_at + keep,
-                          r->pool);
-    free(s);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      JPKI_LOGNO(0505) "status cache store failed (JPKICache): the next check "
-                      "of this certificate will call the source again");
-    }
-}
-
-static int entry_fresh(const jpki_status_cfg_t *sc, const entry_t *e, apr_time_t now)
-{
-    int ttl = e->good ? int_or(sc->ttl_good, DEFAULT_TTL_GOOD)
-                      : int_or(sc->ttl_revoked, DEFAULT_TTL_REVOKED);
-    if (now >= e->t + apr_time_from_sec(ttl)) {
-        return 0;
-    }
-    return e->v == 0 || now < e->v;
-}
-
-static void entry_to_result(const entry_t *e, jpki_status_result_t *res)
-{
-    res->status = e->good ? JPKI_STATUS_GOOD : JPKI_STATUS_REVOKED;
-    res->reason = e->good ? NULL : jpki_reason_name(e->reason);
-    res->checked_at = e->t;
-    res->valid_until = e->v;
-    res->platform_user_id = e->user;
-    res->pf_cert_id = e->cert_id;
-    res->cert_type = e->type;
-    res->link_pending = e->link_pending;
-    res->from_cache = 1;
-}
-
-/* ------------------------------------------------------------- breaker -- */
-
-static int breaker_read(request_rec *r, const jpki_status_cfg_t *sc, int *failures,
-                        apr_time_t *open_until)
-{
-    char *val;
-    long long f = 0, o = 0;
-    *failures = 0;
-    *open_until = 0;
-    if (jpki_cache_get(r->server, JPKI_NS_STATUS, key_of(r->pool, "b", sc, "-"), r->pool, &val,
-                       NULL) != APR_SUCCESS) {
-        return 0;
-    }
-    if (sscanf(val, "%lld %lld", &f, &o) != 2) {
-        return 0;
-    }
-    *failures = (int)f;
-    *open_until = apr_time_from_msec(o);
-    return 1;
-}
-
-static int breaker_open(request_rec *r, const jpki_status_cfg_t *sc, apr_time_t now)
-{
-    int f;
-    apr_time_t o;
-    if (int_or(sc->breaker_failures, DEFAULT_BREAKER_N) == 0) {
-        return 0;
-    }
-    breaker_read(r, sc, &f, &o);
-    return now < o;
-}
-
-/* Shared read-modify-write without a lock across processes: two failures
- * at the same instant may count once. The breaker only needs to open
- * after roughly N failures, so that is good enough. */
-static void breaker_record(request_rec *r, const jpki_status_cfg_t *sc, const char *provider,
-                           int ok)
-{
-    int n = int_or(sc->breaker_failures, DEFAULT_BREAKER_N);
-    int secs = int_or(sc->breaker_secs, DEFAULT_BREAKER_SECS);
-    const char *key = key_of(r->pool, "b", sc, "-");
-    apr_time_t now = apr_time_now(), o;
-    int f;
-    if (n == 0) {
-        return;
-    }
-    if (!breaker_read(r, sc, &f, &o)) {
-        if (ok) {
-            return;
-        }
-        f = 0;
-        o = 0;
-    }
-    if (ok) {
-        jpki_cache_remove(r->server, JPKI_NS_STATUS, key, r->pool);
-        if (o != 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                          JPKI_LOGNO(0506) "circuit breaker closed: the %s status source "
-                          "answers again", provider);
-            jpki_metrics_breaker(r->server, 0);
-        }
-        return;
-    }
-    f++;
-    if (f >= n) {
-        int was_open = now < o;
-        o = now + apr_time_from_sec(secs);
-        if (!was_open) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          JPKI_LOGNO(0507) "circuit breaker open: %d consecutive failures of "
-                          "the %s status source; no calls for %d s (JPKIStatusBreaker)",
-                          f, provider, secs);
-            jpki_metrics_breaker(r->server, 1);
-        }
-    }
-    {
-        const char *v = apr_psprintf(r->pool, "%d %" APR_INT64_T_FMT, f,
-                                     (apr_int64_t)apr_time_as_msec(o));
-        jpki_cache_store(r->server, JPKI_NS_STATUS, key, v, strlen(v),
-                         now + apr_time_from_sec(secs + 600), r->pool);
-    }
-}
 
 /* -------------------------------------------------------------- call -- */
 
@@ -282,7 +75,7 @@ static int call_source(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_sta
     jpki_audit_status_call(r, q->purpose, provider_name(cfg), q->serial, ms, outcome,
                            q->cert_type);
     jpki_metrics_status_call(r->server, q->purpose, q->cert_type, ms, ok);
-    breaker_record(r, sc, provider_name(cfg), ok);
+    jpki_status_breaker_record(r, sc, provider_name(cfg), ok);
     return ok;
 }
 
@@ -317,8 +110,9 @@ static void outcome_put(request_rec *r, const jpki_status_cfg_t *sc,
              (res->valid_until == 0 || res->valid_until > res->checked_at)) {
         return; /* kept as a cache entry: the waiters read that */
     }
-    rv = jpki_cache_store(r->server, JPKI_NS_STATUS, key_of(r->pool, "o", sc, q->serial), v,
-                          strlen(v), deadline + apr_time_from_sec(2), r->pool);
+    rv =
+        jpki_cache_store(r->server, JPKI_NS_STATUS, jpki_status_key_of(r->pool, "o", sc, q->serial),
+                         v, strlen(v), deadline + apr_time_from_sec(2), r->pool);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       JPKI_LOGNO(0580) "status cache store failed (JPKICache): requests "
@@ -330,8 +124,9 @@ static void outcome_put(request_rec *r, const jpki_status_cfg_t *sc,
 static int outcome_get(request_rec *r, const jpki_status_cfg_t *sc, const jpki_status_query_t *q,
                        char **v)
 {
-    return jpki_cache_get(r->server, JPKI_NS_STATUS, key_of(r->pool, "o", sc, q->serial),
-                          r->pool, v, NULL) == APR_SUCCESS;
+    return jpki_cache_get(r->server, JPKI_NS_STATUS,
+                          jpki_status_key_of(r->pool, "o", sc, q->serial), r->pool, v,
+                          NULL) == APR_SUCCESS;
 }
 
 enum { AWAIT_NO_ANSWER, AWAIT_ANSWERED, AWAIT_CALL_SELF, AWAIT_LOST };
@@ -341,17 +136,17 @@ static int await_leader(request_rec *r, const jpki_status_cfg_t *sc,
                         const jpki_status_query_t *q, const char *skey, apr_time_t deadline,
                         jpki_status_result_t *res)
 {
-    const char *fkey = key_of(r->pool, "f", sc, q->serial);
-    entry_t e;
+    const char *fkey = jpki_status_key_of(r->pool, "f", sc, q->serial);
+    jpki_status_entry_t e;
     char *m;
     int gone = 0;
     while (!gone && apr_time_now() < deadline) {
         apr_sleep(POLL_INTERVAL);
         /* read the marker first: once it is gone, the answer is in place */
-        gone = jpki_cache_get(r->server, JPKI_NS_STATUS, fkey, r->pool, &m, NULL) ==
-               APR_NOTFOUND;
-        if (entry_get(r, skey, &e) == 1 && entry_fresh(sc, &e, apr_time_now())) {
-            entry_to_result(&e, res);
+        gone = jpki_cache_get(r->server, JPKI_NS_STATUS, fkey, r->pool, &m, NULL) == APR_NOTFOUND;
+        if (jpki_status_entry_get(r, skey, &e) == 1 &&
+            jpki_status_entry_fresh(sc, &e, apr_time_now())) {
+            jpki_status_entry_to_result(&e, res);
             return AWAIT_ANSWERED;
         }
         if (outcome_get(r, sc, q, &m)) {
@@ -381,31 +176,32 @@ static int await_leader(request_rec *r, const jpki_status_cfg_t *sc,
  * call. On no answer: res->status UNKNOWN with res->error, and *stale the
  * last GOOD entry if there is one (for the grace mode). */
 static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_cfg_t *sc,
-                   const jpki_status_query_t *q, jpki_status_result_t *res, entry_t *stale)
+                   const jpki_status_query_t *q, jpki_status_result_t *res,
+                   jpki_status_entry_t *stale)
 {
-    const char *skey = key_of(r->pool, "s", sc, q->serial);
-    const char *fkey = key_of(r->pool, "f", sc, q->serial);
+    const char *skey = jpki_status_key_of(r->pool, "s", sc, q->serial);
+    const char *fkey = jpki_status_key_of(r->pool, "f", sc, q->serial);
     apr_time_t now = apr_time_now(), deadline;
     long cms, tms;
     apr_size_t max;
-    entry_t e;
+    jpki_status_entry_t e;
     int hit, leader = 0, ok;
     apr_status_t rv;
 
     memset(stale, 0, sizeof(*stale));
-    hit = entry_get(r, skey, &e);
+    hit = jpki_status_entry_get(r, skey, &e);
     if (hit == 1) {
-        if (entry_fresh(sc, &e, now)) {
-            entry_to_result(&e, res);
+        if (jpki_status_entry_fresh(sc, &e, now)) {
+            jpki_status_entry_to_result(&e, res);
             return;
         }
         if (e.good) {
             *stale = e;
         }
     }
-    if (breaker_open(r, sc, now)) {
+    if (jpki_status_breaker_open(r, sc, now)) {
         res->status = JPKI_STATUS_UNKNOWN;
-        res->error = "breaker_open";
+        res->error = "jpki_status_breaker_open";
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       JPKI_LOGNO(0511) "status %s serial=%s: circuit breaker open, source "
                       "not called", q->purpose, q->serial);
@@ -436,8 +232,8 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
     }
     leader = (rv == APR_SUCCESS); /* on a cache failure, call without coalescing */
     if (leader) { /* an earlier call's outcome is not this call's */
-        jpki_cache_remove(r->server, JPKI_NS_STATUS, key_of(r->pool, "o", sc, q->serial),
-                          r->pool);
+        jpki_cache_remove(r->server, JPKI_NS_STATUS,
+                          jpki_status_key_of(r->pool, "o", sc, q->serial), r->pool);
     }
     ok = call_source(r, cfg, sc, q, res);
     if (leader) {
@@ -449,7 +245,7 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
             res->valid_until = 0; /* already past: use, do not keep */
         }
         else {
-            entry_put(r, sc, skey, res);
+            jpki_status_entry_put(r, sc, skey, res);
         }
     }
     if (!ok) {
@@ -462,14 +258,14 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
 
 /* ---------------------------------------------------------- decisions -- */
 
-static int grace_ok(const jpki_status_cfg_t *sc, const entry_t *stale, apr_time_t now)
+static int grace_ok(const jpki_status_cfg_t *sc, const jpki_status_entry_t *stale, apr_time_t now)
 {
     return sc->fail_mode == 1 && stale->t > 0 && stale->good &&
            now - stale->t <= apr_time_from_sec(sc->grace_secs);
 }
 
-static void grace_pass(request_rec *r, const jpki_status_query_t *q, const entry_t *stale,
-                       const char *error)
+static void grace_pass(request_rec *r, const jpki_status_query_t *q,
+                       const jpki_status_entry_t *stale, const char *error)
 {
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                   JPKI_LOGNO(0512) "grace pass: %s serial=%s allowed while the status source "
@@ -499,7 +295,7 @@ int jpki_status_login(request_rec *r, const jpki_cert_t *c, const jpki_flow_in_t
     const jpki_status_cfg_t *sc = cfg->status_cfg;
     jpki_status_query_t q;
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    entry_t stale;
+    jpki_status_entry_t stale;
 
     memset(res, 0, sizeof(*res));
     if (cfg->status_provider != JPKI_STATUS_PROVIDER_PLATFORM &&
@@ -581,7 +377,7 @@ int jpki_status_session(request_rec *r, jpki_session_t *sess, const char **code)
     jpki_identity_t *id = &sess->ident;
     jpki_status_query_t q;
     jpki_status_result_t res;
-    entry_t stale;
+    jpki_status_entry_t stale;
     apr_time_t now = apr_time_now();
 
     if (cfg->status_provider != JPKI_STATUS_PROVIDER_PLATFORM &&
@@ -641,32 +437,4 @@ int jpki_status_session(request_rec *r, jpki_session_t *sess, const char **code)
                   "(JPKIStatusFailMode closed)",
                   jpki_session_log_id(r->pool, sess->id), res.error ? res.error : "no answer");
     return HTTP_SERVICE_UNAVAILABLE;
-}
-
-const char *jpki_status_message(const char *code)
-{
-    static const struct {
-        const char *code, *msg;
-    } m[] = {
-        {JPKI_E_STATUS_UNAVAILABLE,
-         "The certificate's status cannot be checked right now. Please try again later."},
-        {JPKI_E_CERT_REVOKED_SUPERSEDED,
-         "This certificate was replaced by a renewed one. Use your current card."},
-        {JPKI_E_CERT_REVOKED_AFFILIATION,
-         "The card's details changed, so this certificate is no longer valid. Register again."},
-        {JPKI_E_CERT_REVOKED_CESSATION, "This certificate is no longer in use."},
-        {JPKI_E_CERT_REVOKED_HOLD,
-         "This certificate is suspended. Ask your municipal office."},
-        {JPKI_E_CERT_REVOKED_KEY_COMPROMISE,
-         "This certificate was revoked because its key may be compromised."},
-        {JPKI_E_CERT_REVOKED, "This certificate has been revoked."},
-        {JPKI_E_CERT_STATUS_UNKNOWN, "The status service does not know this certificate."},
-        {NULL, NULL}};
-    int i;
-    for (i = 0; m[i].code; i++) {
-        if (strcmp(m[i].code, code) == 0) {
-            return m[i].msg;
-        }
-    }
-    return NULL;
 }

@@ -46,9 +46,6 @@ int jpki_status_login(request_rec *r, const jpki_cert_t *c, const jpki_flow_in_t
  * caller ends the session). May update sess->ident. */
 int jpki_status_session(request_rec *r, jpki_session_t *sess, const char **code);
 
-/* English text for a status refusal code, or NULL if not ours. */
-const char *jpki_status_message(const char *code);
-
 /* ---- configuration (per virtual host) ------------------------------ */
 
 typedef struct jpki_status_cfg_t {

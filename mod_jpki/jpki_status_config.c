@@ -76,13 +76,10 @@ void jpki_status_http_defaults(const jpki_status_cfg_t *sc, long *connect_ms, lo
 
 static const char *parse_int(cmd_parms *cmd, const char *arg, int min, int max, int *out)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < min || v > max) {
+    if (!jpki_util_parse_int(arg, min, max, 0, out)) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from %d to %d",
                             cmd->cmd->name, arg, min, max);
     }
-    *out = (int)v;
     return NULL;
 }
 

@@ -1,5 +1,5 @@
 /*
- * Private to jpki_status.c and jpki_status_config.c: the defaults of the
+ * Private to jpki_status.c, jpki_status_cache.c and jpki_status_config.c: the defaults of the
  * status directives and the one "unset -> default" helper.
  */
 #ifndef JPKI_STATUS_DEFAULTS_H

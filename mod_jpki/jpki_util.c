@@ -343,3 +343,17 @@ const char *jpki_util_cookie_get(apr_pool_t *p, const char *header, const char *
     }
     return apr_pstrmemdup(p, found, (apr_size_t)(end - found));
 }
+
+int jpki_util_parse_int(const char *arg, long min, long max, int trailing_ws, int *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    while (trailing_ws && (*end == ' ' || *end == '\t')) {
+        end++;
+    }
+    if (*arg == '\0' || *end != '\0' || v < min || v > max) {
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}

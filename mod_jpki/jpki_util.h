@@ -57,4 +57,10 @@ const char *jpki_util_read_token(apr_pool_t *p, const char *file, const char **e
  * (case-sensitive). Pure: the module's only Cookie parser. */
 const char *jpki_util_cookie_get(apr_pool_t *p, const char *header, const char *name);
 
+/* One directive argument as a whole number from min to max (strtol,
+ * base 10; leading white space allowed as strtol allows it, trailing white
+ * space only with trailing_ws). 1 and *out set, or 0 and *out untouched.
+ * The caller words the error, naming its directive. */
+int jpki_util_parse_int(const char *arg, long min, long max, int trailing_ws, int *out);
+
 #endif

@@ -14,6 +14,8 @@
 #include <apr_strings.h>
 
 #include "jpki_cert.h"
+#include "jpki_errors.h"
+#include "jpki_metrics.h" /* JPKI_METRICS_MAX_CODES */
 #include "jpki_util.h"
 
 static apr_pool_t *pool;
@@ -152,6 +154,65 @@ START_TEST(json_depth)
         deep[1000 + i] = ']';
     }
     ck_assert_int_eq(jpki_json_depth(deep, 2000), 1000);
+}
+END_TEST
+
+/* ------------------------------------------------- stable code table -- */
+
+/* The one table (jpki_errors.c): every code once, a metrics-safe name,
+ * the seeded codes fit the metrics' slots, messages found by code. */
+START_TEST(error_table)
+{
+    int i, j, seeded = 0;
+    for (i = 0; jpki_errors[i].code != NULL; i++) {
+        const char *c;
+        ck_assert_msg(strlen(jpki_errors[i].code) > 0 && strlen(jpki_errors[i].code) < 40,
+                      "%s: length", jpki_errors[i].code);
+        for (c = jpki_errors[i].code; *c; c++) {
+            ck_assert_msg((*c >= 'a' && *c <= 'z') || *c == '_', "%s: character",
+                          jpki_errors[i].code);
+        }
+        for (j = 0; j < i; j++) {
+            ck_assert_msg(strcmp(jpki_errors[i].code, jpki_errors[j].code) != 0,
+                          "%s listed twice", jpki_errors[i].code);
+        }
+        ck_assert_ptr_eq(jpki_errors_message(jpki_errors[i].code), jpki_errors[i].msg);
+        seeded += jpki_errors[i].metrics_seed;
+    }
+    ck_assert_int_le(seeded, JPKI_METRICS_MAX_CODES);
+    ck_assert_str_eq(jpki_errors[0].code, "ok");
+    ck_assert_ptr_null(jpki_errors_message("ok"));
+    ck_assert_ptr_null(jpki_errors_message("no_such_code"));
+    ck_assert_str_eq(jpki_errors_message(JPKI_E_CERT_EXPIRED),
+                     "The card's certificate has expired. Renew it at your municipal office.");
+}
+END_TEST
+
+/* The one whole-number parser of the directive setters. */
+START_TEST(parse_int_range)
+{
+    int v = -7;
+    ck_assert_int_eq(jpki_util_parse_int("12", 0, 100, 0, &v), 1);
+    ck_assert_int_eq(v, 12);
+    ck_assert_int_eq(jpki_util_parse_int(" 7", 0, 100, 0, &v), 1); /* as strtol */
+    ck_assert_int_eq(v, 7);
+    ck_assert_int_eq(jpki_util_parse_int("0", 0, 100, 0, &v), 1);
+    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(jpki_util_parse_int("100", 0, 100, 0, &v), 1);
+    ck_assert_int_eq(v, 100);
+    v = -7;
+    ck_assert_int_eq(jpki_util_parse_int("", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("101", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("-1", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("1x", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("soon", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("99999999999999999999999", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("-99999999999999999999999", -5, 100, 0, &v), 0);
+    ck_assert_int_eq(jpki_util_parse_int("12 ", 0, 100, 0, &v), 0);
+    ck_assert_int_eq(v, -7); /* untouched on failure */
+    ck_assert_int_eq(jpki_util_parse_int("12 \t", 0, 100, 1, &v), 1);
+    ck_assert_int_eq(v, 12);
+    ck_assert_int_eq(jpki_util_parse_int("12 x", 0, 100, 1, &v), 0);
 }
 END_TEST
 
@@ -509,6 +570,8 @@ int main(void)
     tcase_add_test(tc, ct_streq);
     tcase_add_test(tc, return_to);
     tcase_add_test(tc, json_depth);
+    tcase_add_test(tc, error_table);
+    tcase_add_test(tc, parse_int_range);
     suite_add_tcase(s, tc);
     tc = tcase_create("facts");
     tcase_add_checked_fixture(tc, setup, teardown);
