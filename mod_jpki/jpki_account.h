@@ -17,7 +17,6 @@
 #define JPKI_E_ACCOUNT_REMOVED     "account_removed"
 #define JPKI_E_AGE_UNKNOWN         "age_unknown"
 #define JPKI_E_AGE_UNDER           "age_under"
-#define JPKI_E_REGISTRATION_ONLY   "registration_session"
 #define JPKI_E_SIGN_PROOF_MISSING  "sign_proof_missing"
 #define JPKI_E_PERSON_MISMATCH     "person_mismatch"
 #define JPKI_E_PERSON_UNVERIFIED   "person_unverified"
