@@ -223,7 +223,7 @@ int jpki_authn_check(request_rec *r)
     case JPKI_SESSION_BACKEND_ERR:
         return refuse(r, HTTP_SERVICE_UNAVAILABLE, "session_unavailable",
                       "The session store is unavailable.");
-    case JPKI_SESSION_SCOPE: /* another host's session (jpki_scope.h): H2, issue 9 item 3 */
+    case JPKI_SESSION_SCOPE: /* another host's or another policy's session (jpki_scope.h) */
         jpki_session_forget(r);
         return refuse(r, HTTP_FORBIDDEN, JPKI_E_SESSION_SCOPE,
                       "This session belongs to another site. Log in again.");
