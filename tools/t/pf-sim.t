@@ -319,6 +319,9 @@ my ($AUTH_ID, $AUTH_USER);
     is($j->{certificate}{type}, 'TYPE_JPKI_CARD_DIGITAL_SIGNATURE', 'signing certificate: TYPE_JPKI_CARD_DIGITAL_SIGNATURE');
     isnt($j->{certificate}{id}, $AUTH_ID, '... with its own certificate id');
 
+    # 'old' was made with -days 0 (notAfter == notBefore == its issuing second) and a
+    # certificate is valid through notAfter: let that second pass first.
+    sleep 1;
     ($res, $j) = rpc($VERIFY, verify_body('old'));
     is($j->{verification}{result}, 'RESULT_CERTIFICATE_EXPIRED', 'expired certificate: RESULT_CERTIFICATE_EXPIRED');
     is($j->{certificateStatus}{status}, 'STATUS_EXPIRED', '... STATUS_EXPIRED');
