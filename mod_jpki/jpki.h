@@ -21,8 +21,8 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 
-#include "jpki_cert.h"
-#include "jpki_util.h"
+#include "core/jpki_cert.h"
+#include "core/jpki_util.h"
 
 /* AP_DECLARE_MODULE in mod_jpki.c declares the log index itself. */
 #ifndef JPKI_MODULE_FILE

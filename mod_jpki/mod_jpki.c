@@ -4,14 +4,14 @@
  */
 #define JPKI_MODULE_FILE 1
 #include "jpki.h"
-#include "jpki_account.h"
-#include "jpki_authn.h"
-#include "jpki_cache.h"
-#include "jpki_handlers.h"
-#include "jpki_audit.h"
-#include "jpki_identity.h"
-#include "jpki_metrics.h"
-#include "jpki_status.h"
+#include "steps/account/jpki_account.h"
+#include "web/jpki_authn.h"
+#include "infra/jpki_cache.h"
+#include "web/jpki_handlers.h"
+#include "infra/jpki_audit.h"
+#include "steps/jpki_identity.h"
+#include "infra/jpki_metrics.h"
+#include "steps/status/jpki_status.h"
 
 #include "mod_auth.h"
 

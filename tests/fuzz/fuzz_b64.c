@@ -4,7 +4,7 @@
  * length respects max_len, and encoding then decoding again (both
  * alphabets) gives the same bytes. */
 #include "fuzz.h"
-#include "jpki_util.h"
+#include "core/jpki_util.h"
 
 static void fuzz_init(apr_pool_t *global)
 {

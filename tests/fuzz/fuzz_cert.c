@@ -6,8 +6,8 @@
  * serial and key id; a verified one has the expected type, is inside its
  * validity period and is not a test card unless test cards are on. */
 #include "fuzz.h"
-#include "jpki_cert.h"
-#include "jpki_status_core.h"
+#include "core/jpki_cert.h"
+#include "core/jpki_status_core.h"
 
 static jpki_trust_t *trust;
 

@@ -4,8 +4,8 @@
  * parsed values, its origin passes jpki_origin_valid, and the base64url
  * route accepts exactly the same bytes for the same challenge. */
 #include "fuzz.h"
-#include "jpki_login_core.h"
-#include "jpki_util.h"
+#include "core/jpki_login_core.h"
+#include "core/jpki_util.h"
 
 static void fuzz_init(apr_pool_t *global)
 {

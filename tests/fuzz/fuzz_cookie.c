@@ -4,7 +4,7 @@
  * characters, it occurs in the header right after "name=", and the name
  * occurs exactly once as a cookie name (a duplicate is ambiguous). */
 #include "fuzz.h"
-#include "jpki_util.h"
+#include "core/jpki_util.h"
 
 static void fuzz_init(apr_pool_t *global)
 {

@@ -3,7 +3,7 @@
  * accepted date is "YYYY-MM-DD" of a real calendar day from 1868 on, and
  * the age on any day of years 1900..2200 is -1 or 0..(year - 1868). */
 #include "fuzz.h"
-#include "jpki_cert.h"
+#include "core/jpki_cert.h"
 
 static void fuzz_init(apr_pool_t *global)
 {

@@ -7,7 +7,7 @@
  * percent-decodes to the original bytes; a built header name is valid;
  * normalising is idempotent and a name matches itself. */
 #include "fuzz.h"
-#include "jpki_export_util.h"
+#include "core/jpki_export_util.h"
 
 #include <apr_tables.h>
 

@@ -7,7 +7,7 @@
  * the date is ISO (YYYY-MM-DD), sex is one JIS X 0303 digit and no value
  * holds an embedded NUL. */
 #include "fuzz.h"
-#include "jpki_cert.h"
+#include "core/jpki_cert.h"
 
 #include <openssl/x509v3.h>
 

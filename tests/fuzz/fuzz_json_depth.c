@@ -3,7 +3,7 @@
  * the number of '[' and '{' bytes; and a JSON text that Jansson accepts
  * is never reported unbalanced. */
 #include "fuzz.h"
-#include "jpki_util.h"
+#include "core/jpki_util.h"
 
 #include <jansson.h>
 

@@ -3,8 +3,8 @@
  * bound and return_to (when present) passes jpki_return_to_valid; a
  * refusal is one of the four stable codes with a reason. */
 #include "fuzz.h"
-#include "jpki_login_core.h"
-#include "jpki_util.h"
+#include "core/jpki_login_core.h"
+#include "core/jpki_util.h"
 
 static void fuzz_init(apr_pool_t *global)
 {

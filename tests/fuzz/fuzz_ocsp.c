@@ -9,8 +9,8 @@
  * answer is good, revoked (with a reason name) or unknown, and has a
  * thisUpdate. */
 #include "fuzz.h"
-#include "jpki_cert.h"
-#include "jpki_status_core.h"
+#include "core/jpki_cert.h"
+#include "core/jpki_status_core.h"
 
 static const char *const leaves[] = {"auth-alice-1.crt", "auth-rev-superseded.crt",
                                      "auth-rev-hold.crt"};

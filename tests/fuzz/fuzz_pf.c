@@ -4,7 +4,7 @@
  * has a known status (and a reason when revoked); no field that reaches a
  * log line or a CGI variable contains a control byte. */
 #include "fuzz.h"
-#include "jpki_status_core.h"
+#include "core/jpki_status_core.h"
 
 static void fuzz_init(apr_pool_t *global)
 {

@@ -3,7 +3,7 @@
  * relative path: one leading '/', no second '/' or '\' after it, no
  * backslash or control byte anywhere, also after percent-decoding. */
 #include "fuzz.h"
-#include "jpki_util.h"
+#include "core/jpki_util.h"
 
 static void fuzz_init(apr_pool_t *global)
 {

@@ -3,7 +3,7 @@
  * lowercase hex, 1..40 digits, no leading zero (except "0"), and
  * normalising it again changes nothing. */
 #include "fuzz.h"
-#include "jpki_util.h"
+#include "core/jpki_util.h"
 
 static void fuzz_init(apr_pool_t *global)
 {

@@ -19,7 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "jpki_cert.h"
+#include "core/jpki_cert.h"
 
 static apr_pool_t *pool;
 

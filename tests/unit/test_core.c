@@ -13,10 +13,10 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
-#include "jpki_cert.h"
-#include "jpki_errors.h"
-#include "jpki_metrics.h" /* JPKI_METRICS_MAX_CODES */
-#include "jpki_util.h"
+#include "core/jpki_cert.h"
+#include "core/jpki_errors.h"
+#include "infra/jpki_metrics.h" /* JPKI_METRICS_MAX_CODES */
+#include "core/jpki_util.h"
 
 static apr_pool_t *pool;
 

@@ -11,7 +11,7 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 
-#include "jpki_export_util.h"
+#include "core/jpki_export_util.h"
 
 static apr_pool_t *pool;
 

@@ -9,8 +9,8 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 
-#include "jpki_login_core.h"
-#include "jpki_util.h"
+#include "core/jpki_login_core.h"
+#include "core/jpki_util.h"
 
 static apr_pool_t *pool;
 

@@ -18,8 +18,8 @@
 
 #include <openssl/pem.h>
 
-#include "jpki_cert.h"
-#include "jpki_status_core.h"
+#include "core/jpki_cert.h"
+#include "core/jpki_status_core.h"
 
 static apr_pool_t *pool;
 

@@ -1,0 +1,333 @@
+#include "infra/jpki_cache.h"
+#include "infra/jpki_metrics.h"
+
+#include "ap_provider.h"
+#include "util_mutex.h"
+#include "mpm_common.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+static const char *const ns_names[JPKI_NS_MAX] = {"challenge", "session", "status", "account"};
+
+/* The cache spec is server-wide (main server only), as it was for
+ * mod_authn_socache: the instances and the mutex below are created once
+ * per configuration generation in post_config and read-only afterwards. */
+typedef struct {
+    const ap_socache_provider_t *provider;
+    const char *provider_name;
+    const char *args;
+    ap_socache_instance_t *inst[JPKI_NS_MAX];
+    apr_global_mutex_t *mutex;
+    int need_lock;
+} jpki_cache_t;
+
+static jpki_cache_t cache_conf; /* config-time state, see above */
+
+/* Fetched once per process: OpenSSL 3's implicit fetch by EVP_sha256()
+ * takes a global lock on every call, which showed on the session hot path. */
+static EVP_MD *sha256_md;
+
+
+const char *jpki_cache_set_spec(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *sep;
+    const ap_socache_provider_t *prov;
+    (void)dc;
+    if (cmd->server->is_virtual) {
+        return "JPKICache is only allowed in the main server configuration "
+               "(sessions are shared by all virtual hosts)";
+    }
+    sep = ap_strchr_c(arg, ':');
+    cache_conf.provider_name = sep ? apr_pstrmemdup(cmd->pool, arg, (apr_size_t)(sep - arg))
+                                   : apr_pstrdup(cmd->pool, arg);
+    cache_conf.args = sep ? sep + 1 : NULL;
+    prov = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, cache_conf.provider_name,
+                              AP_SOCACHE_PROVIDER_VERSION);
+    if (prov == NULL) {
+        return apr_psprintf(cmd->pool, "JPKICache: unknown socache provider '%s' "
+                                       "(is mod_socache_%s loaded?)",
+                            cache_conf.provider_name, cache_conf.provider_name);
+    }
+    cache_conf.provider = prov;
+    return NULL;
+}
+
+int jpki_cache_pre_config(apr_pool_t *pconf)
+{
+    memset(&cache_conf, 0, sizeof(cache_conf));
+    return ap_mutex_register(pconf, JPKI_CACHE_MUTEX_ID, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+static apr_status_t cache_cleanup(void *data)
+{
+    int i;
+    (void)data;
+    for (i = 0; i < JPKI_NS_MAX; i++) {
+        if (cache_conf.provider && cache_conf.inst[i]) {
+            cache_conf.provider->destroy(cache_conf.inst[i], NULL);
+            cache_conf.inst[i] = NULL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* shmcb takes "path(size)": give every namespace its own file. */
+static const char *ns_args(apr_pool_t *p, int ns)
+{
+    const char *paren;
+    if (cache_conf.args == NULL || strcmp(cache_conf.provider_name, "shmcb") != 0) {
+        return cache_conf.args;
+    }
+    paren = ap_strchr_c(cache_conf.args, '(');
+    if (paren == NULL) {
+        return apr_pstrcat(p, cache_conf.args, ".", ns_names[ns], NULL);
+    }
+    return apr_pstrcat(p, apr_pstrmemdup(p, cache_conf.args, (apr_size_t)(paren - cache_conf.args)),
+                       ".", ns_names[ns], paren, NULL);
+}
+
+int jpki_cache_check_config(server_rec *s)
+{
+    if (cache_conf.provider != NULL) {
+        return OK; /* JPKICache named a provider that exists */
+    }
+    if (ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, AP_SOCACHE_DEFAULT_PROVIDER,
+                           AP_SOCACHE_PROVIDER_VERSION) == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     JPKI_LOGNO(1120) "JPKICache is not set and the default socache provider "
+                     "(mod_socache_shmcb) is missing: LoadModule socache_shmcb_module, or set "
+                     "JPKICache");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+int jpki_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    static struct ap_socache_hints hints = {32, 512, 60};
+    apr_status_t rv;
+    int i;
+    (void)ptemp;
+
+    if (cache_conf.provider == NULL) {
+        cache_conf.provider_name = AP_SOCACHE_DEFAULT_PROVIDER;
+        cache_conf.provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,
+                                                 AP_SOCACHE_DEFAULT_PROVIDER,
+                                                 AP_SOCACHE_PROVIDER_VERSION);
+        if (cache_conf.provider == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         JPKI_LOGNO(1101) "JPKICache is not set and the default socache "
+                         "provider is missing: LoadModule socache_shmcb_module");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    cache_conf.need_lock = (cache_conf.provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
+    if (cache_conf.need_lock) {
+        rv = ap_global_mutex_create(&cache_conf.mutex, NULL, JPKI_CACHE_MUTEX_ID, NULL, s, pconf,
+                                    0);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                         JPKI_LOGNO(1102) "cannot create the jpki-cache mutex (see the Mutex "
+                         "directive)");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    for (i = 0; i < JPKI_NS_MAX; i++) {
+        const char *err = cache_conf.provider->create(&cache_conf.inst[i], ns_args(pconf, i),
+                                                      ptemp, pconf);
+        if (err != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         JPKI_LOGNO(1103) "JPKICache %s: %s", cache_conf.provider_name, err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        rv = cache_conf.provider->init(cache_conf.inst[i],
+                                       apr_pstrcat(ptemp, "mod_jpki-", ns_names[i], NULL), &hints,
+                                       s, pconf);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                         JPKI_LOGNO(1104) "JPKICache %s: cannot initialise the %s cache",
+                         cache_conf.provider_name, ns_names[i]);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    apr_pool_pre_cleanup_register(pconf, NULL, cache_cleanup);
+    return OK;
+}
+
+void jpki_cache_child_init(apr_pool_t *p, server_rec *s)
+{
+    if (sha256_md == NULL) {
+        sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    }
+    if (cache_conf.mutex) {
+        apr_status_t rv = apr_global_mutex_child_init(
+            &cache_conf.mutex, apr_global_mutex_lockfile(cache_conf.mutex), p);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                         JPKI_LOGNO(1105) "cannot re-open the jpki-cache mutex in the child");
+        }
+    }
+}
+
+static void cache_id(jpki_cache_ns_e ns, const char *key, unsigned char id[SHA256_DIGEST_LENGTH])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned char tag = (unsigned char)('A' + ns);
+    EVP_DigestInit_ex(c, sha256_md ? sha256_md : EVP_sha256(), NULL);
+    EVP_DigestUpdate(c, &tag, 1);
+    EVP_DigestUpdate(c, key, strlen(key));
+    EVP_DigestFinal_ex(c, id, NULL);
+    EVP_MD_CTX_free(c);
+}
+
+static apr_status_t lock(void)
+{
+    return cache_conf.need_lock ? apr_global_mutex_lock(cache_conf.mutex) : APR_SUCCESS;
+}
+
+static void unlock(void)
+{
+    if (cache_conf.need_lock) {
+        apr_global_mutex_unlock(cache_conf.mutex);
+    }
+}
+
+apr_status_t jpki_cache_store(server_rec *s, jpki_cache_ns_e ns, const char *key,
+                              const void *val, apr_size_t len, apr_time_t expiry,
+                              apr_pool_t *p)
+{
+    unsigned char id[SHA256_DIGEST_LENGTH];
+    apr_status_t rv;
+    if (cache_conf.inst[ns] == NULL || len > JPKI_CACHE_MAX_VALUE) {
+        return APR_EINVAL;
+    }
+    cache_id(ns, key, id);
+    if ((rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = cache_conf.provider->store(cache_conf.inst[ns], s, id, sizeof(id), expiry,
+                                    (unsigned char *)val, (unsigned int)len, p);
+    unlock();
+    return rv;
+}
+
+static apr_status_t get_locked(server_rec *s, jpki_cache_ns_e ns, const unsigned char *id,
+                               apr_pool_t *p, char **val, apr_size_t *len)
+{
+    unsigned char buf[JPKI_CACHE_MAX_VALUE + 1];
+    unsigned int blen = JPKI_CACHE_MAX_VALUE;
+    apr_status_t rv = cache_conf.provider->retrieve(cache_conf.inst[ns], s, id,
+                                                    SHA256_DIGEST_LENGTH, buf, &blen, p);
+    if (rv == APR_SUCCESS) {
+        *val = apr_pstrmemdup(p, (const char *)buf, blen); /* copy out under the lock */
+        if (len) {
+            *len = blen;
+        }
+    }
+    return rv;
+}
+
+apr_status_t jpki_cache_get(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
+                            char **val, apr_size_t *len)
+{
+    unsigned char id[SHA256_DIGEST_LENGTH];
+    apr_status_t rv;
+    if (cache_conf.inst[ns] == NULL) {
+        return APR_EINVAL;
+    }
+    cache_id(ns, key, id);
+    if ((rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = get_locked(s, ns, id, p, val, len);
+    unlock();
+    if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
+        jpki_metrics_cache(s, ns, rv == APR_SUCCESS);
+    }
+    return rv;
+}
+
+apr_status_t jpki_cache_probe(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p)
+{
+    unsigned char id[SHA256_DIGEST_LENGTH];
+    char *val;
+    apr_status_t rv;
+    if (cache_conf.inst[ns] == NULL) {
+        return APR_EINVAL;
+    }
+    cache_id(ns, key, id);
+    if ((rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = get_locked(s, ns, id, p, &val, NULL);
+    unlock();
+    return rv;
+}
+
+apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p)
+{
+    unsigned char id[SHA256_DIGEST_LENGTH];
+    apr_status_t rv;
+    if (cache_conf.inst[ns] == NULL) {
+        return APR_EINVAL;
+    }
+    cache_id(ns, key, id);
+    if ((rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = cache_conf.provider->remove(cache_conf.inst[ns], s, id, sizeof(id), p);
+    unlock();
+    return rv;
+}
+
+apr_status_t jpki_cache_take(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
+                             char **val, apr_size_t *len)
+{
+    unsigned char id[SHA256_DIGEST_LENGTH];
+    apr_status_t rv;
+    if (cache_conf.inst[ns] == NULL) {
+        return APR_EINVAL;
+    }
+    cache_id(ns, key, id);
+    if ((rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = get_locked(s, ns, id, p, val, len);
+    if (rv == APR_SUCCESS) {
+        apr_status_t rrv = cache_conf.provider->remove(cache_conf.inst[ns], s, id, sizeof(id), p);
+        if (rrv != APR_SUCCESS && rrv != APR_NOTFOUND) {
+            rv = rrv; /* could not consume: refuse rather than allow a replay */
+        }
+    }
+    unlock();
+    if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
+        jpki_metrics_cache(s, ns, rv == APR_SUCCESS); /* single-use lookups count too */
+    }
+    return rv;
+}
+
+apr_status_t jpki_cache_add(server_rec *s, jpki_cache_ns_e ns, const char *key, const void *val,
+                            apr_size_t len, apr_time_t expiry, apr_pool_t *p)
+{
+    unsigned char id[SHA256_DIGEST_LENGTH];
+    apr_status_t rv;
+    char *old;
+    if (cache_conf.inst[ns] == NULL || len > JPKI_CACHE_MAX_VALUE) {
+        return APR_EINVAL;
+    }
+    cache_id(ns, key, id);
+    if ((rv = lock()) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = get_locked(s, ns, id, p, &old, NULL);
+    if (rv == APR_SUCCESS) {
+        rv = APR_EEXIST;
+    }
+    else if (rv == APR_NOTFOUND) {
+        rv = cache_conf.provider->store(cache_conf.inst[ns], s, id, sizeof(id), expiry,
+                                        (unsigned char *)val, (unsigned int)len, p);
+    }
+    unlock();
+    return rv;
+}
