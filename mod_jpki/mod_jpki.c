@@ -3,10 +3,11 @@
  * hook wiring only; each concern lives in its own file (docs/design.md).
  */
 #define JPKI_MODULE_FILE 1
-#include "jpki.h"
+#include "web/jpki_web.h"
 #include "steps/account/jpki_account.h"
 #include "web/jpki_authn.h"
 #include "infra/jpki_cache.h"
+#include "infra/jpki_http.h"
 #include "web/jpki_handlers.h"
 #include "infra/jpki_audit.h"
 #include "steps/jpki_identity.h"
@@ -26,21 +27,24 @@ static int jpki_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                              server_rec *s)
 {
     (void)plog;
-    return jpki_config_check(pconf, ptemp, s);
+    if (jpki_config_check(pconf, ptemp, s) != OK || jpki_cache_check_config(s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return jpki_config_check_areas(pconf, ptemp, s);
 }
 
 static int jpki_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                             server_rec *s)
 {
     (void)plog;
-    jpki_status_post_config(pconf);
+    jpki_http_global_init(pconf);
     return jpki_cache_post_config(pconf, ptemp, s);
 }
 
 static void jpki_child_init(apr_pool_t *p, server_rec *s)
 {
     jpki_cache_child_init(p, s);
-    jpki_status_child_init(p, s);
+    jpki_http_child_init(p, s);
 }
 
 static void jpki_register_hooks(apr_pool_t *p)

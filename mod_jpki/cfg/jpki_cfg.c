@@ -2,13 +2,9 @@
  * Directives, create/merge with explicit "unset" sentinels, and the
  * post_config checks. Every startup error names the directive to fix.
  */
-#include "jpki.h"
-#include "infra/jpki_cache.h"
-#include "steps/status/jpki_status.h"
-#include "infra/jpki_audit.h"
-#include "steps/jpki_identity.h"
-#include "infra/jpki_metrics.h"
-#include "steps/account/jpki_account.h"
+#include "cfg/jpki_cfg.h"
+#include "ap_provider.h"
+#include "ap_socache.h"
 #include "cfg/jpki_origin.h"
 #include "cfg/jpki_scope.h"
 
@@ -170,6 +166,31 @@ static const char *set_status_provider(cmd_parms *cmd, void *dc, const char *arg
     return NULL;
 }
 
+/* JPKICache: checked here, opened by infra/jpki_cache.c at post_config. */
+static const char *set_cache(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *sep;
+    const ap_socache_provider_t *prov;
+    jpki_srv_cfg_t *c = jpki_srv_cfg(cmd->server);
+    (void)dc;
+    if (cmd->server->is_virtual) {
+        return "JPKICache is only allowed in the main server configuration "
+               "(sessions are shared by all virtual hosts)";
+    }
+    sep = ap_strchr_c(arg, ':');
+    c->cache_provider = sep ? apr_pstrmemdup(cmd->pool, arg, (apr_size_t)(sep - arg))
+                            : apr_pstrdup(cmd->pool, arg);
+    c->cache_args = sep ? sep + 1 : NULL;
+    prov = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, c->cache_provider,
+                              AP_SOCACHE_PROVIDER_VERSION);
+    if (prov == NULL) {
+        return apr_psprintf(cmd->pool, "JPKICache: unknown socache provider '%s' "
+                                       "(is mod_socache_%s loaded?)",
+                            c->cache_provider, c->cache_provider);
+    }
+    return NULL;
+}
+
 static const char *set_login_page(cmd_parms *cmd, void *dc, const char *arg)
 {
     jpki_dir_cfg_t *d = dc;
@@ -194,7 +215,7 @@ const command_rec jpki_cmds[] = {
                     "Policy OID(s) of user-authentication certificates"),
     AP_INIT_ITERATE("JPKISignPolicyOID", set_policy_oid, (void *)1, RSRC_CONF,
                     "Policy OID(s) of signing certificates"),
-    AP_INIT_TAKE1("JPKICache", jpki_cache_set_spec, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("JPKICache", set_cache, NULL, RSRC_CONF,
                   "socache provider for nonces, sessions and status: shmcb[:path(size)], "
                   "memcache:host:port, redis:host:port"),
     AP_INIT_TAKE1("JPKIChallengeLifetime", set_challenge_lifetime, NULL, RSRC_CONF,
@@ -260,6 +281,8 @@ void *jpki_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(origins);
     MERGE_INT(bare_challenge);
     MERGE_PTR(session_scope);
+    MERGE_PTR(cache_provider);
+    MERGE_PTR(cache_args);
     mrg->status_provider = (add->status_provider == JPKI_STATUS_PROVIDER_UNSET)
                                ? base->status_provider
                                : add->status_provider;
@@ -397,7 +420,13 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                          "(development only)");
         }
     }
-    if (jpki_cache_check_config(s) != OK || jpki_status_check_config(pconf, ptemp, s) != OK) {
+    return OK;
+}
+
+/* The checks of the areas, after infra/jpki_cache.c's (mod_jpki.c orders them). */
+int jpki_config_check_areas(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    if (jpki_status_check_config(pconf, ptemp, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (jpki_scope_check(pconf, ptemp, s) != OK) {

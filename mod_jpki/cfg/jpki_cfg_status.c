@@ -3,8 +3,7 @@
  * checks (check_config: `apachectl -t` names the directive) and the
  * process hooks of the HTTP client. Request-time code: jpki_status.c.
  */
-#include "cfg/jpki_cfg_status.h"
-#include "infra/jpki_http.h"
+#include "cfg/jpki_cfg.h"
 
 #include <openssl/pem.h>
 #include <openssl/sha.h>
@@ -22,7 +21,7 @@ void *jpki_status_cfg_create(apr_pool_t *p)
     jpki_status_cfg_t *c = apr_pcalloc(p, sizeof(*c));
     c->pf_check_method = JPKI_UNSET;
     c->ocsp_skew = JPKI_UNSET;
-    c->ocsp_max_age = MAX_AGE_UNSET;
+    c->ocsp_max_age = JPKI_OCSP_MAX_AGE_UNSET;
     c->ocsp_nonce = JPKI_UNSET;
     c->connect_ms = JPKI_UNSET;
     c->total_ms = JPKI_UNSET;
@@ -52,7 +51,7 @@ void *jpki_status_cfg_merge(apr_pool_t *p, void *basev, void *addv)
     SMERGE_PTR(ocsp_url);
     SMERGE_PTR(ocsp_signer_files);
     SMERGE_INT(ocsp_skew);
-    m->ocsp_max_age = a->ocsp_max_age == MAX_AGE_UNSET ? b->ocsp_max_age : a->ocsp_max_age;
+    m->ocsp_max_age = a->ocsp_max_age == JPKI_OCSP_MAX_AGE_UNSET ? b->ocsp_max_age : a->ocsp_max_age;
     SMERGE_INT(ocsp_nonce);
     SMERGE_INT(connect_ms);
     SMERGE_INT(total_ms);
@@ -69,9 +68,9 @@ void *jpki_status_cfg_merge(apr_pool_t *p, void *basev, void *addv)
 void jpki_status_http_defaults(const jpki_status_cfg_t *sc, long *connect_ms, long *total_ms,
                                apr_size_t *max_response)
 {
-    *connect_ms = int_or(sc->connect_ms, DEFAULT_CONNECT_MS);
-    *total_ms = int_or(sc->total_ms, DEFAULT_TOTAL_MS);
-    *max_response = (apr_size_t)int_or(sc->max_response, DEFAULT_MAX_RESPONSE);
+    *connect_ms = jpki_cfg_int_or(sc->connect_ms, JPKI_DEFAULT_CONNECT_MS);
+    *total_ms = jpki_cfg_int_or(sc->total_ms, JPKI_DEFAULT_TOTAL_MS);
+    *max_response = (apr_size_t)jpki_cfg_int_or(sc->max_response, JPKI_DEFAULT_MAX_RESPONSE);
 }
 
 static const char *parse_int(cmd_parms *cmd, const char *arg, int min, int max, int *out)
@@ -219,10 +218,10 @@ const char *jpki_status_set_ocsp_max_age(cmd_parms *cmd, void *dc, const char *a
 
 int jpki_status_ocsp_max_age(const jpki_status_cfg_t *sc)
 {
-    if (sc->ocsp_max_age == MAX_AGE_UNSET) {
+    if (sc->ocsp_max_age == JPKI_OCSP_MAX_AGE_UNSET) {
         /* with our nonce an old answer cannot be replayed; without it,
          * only the age limits a replay */
-        return sc->ocsp_nonce == 0 ? DEFAULT_MAX_AGE_NO_NONCE : -1;
+        return sc->ocsp_nonce == 0 ? JPKI_DEFAULT_MAX_AGE_NO_NONCE : -1;
     }
     return sc->ocsp_max_age < 0 ? -1 : sc->ocsp_max_age;
 }
@@ -443,14 +442,4 @@ int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         make_source_id(pconf, sc, c->status_provider);
     }
     return OK;
-}
-
-void jpki_status_post_config(apr_pool_t *pconf)
-{
-    jpki_http_global_init(pconf);
-}
-
-void jpki_status_child_init(apr_pool_t *p, server_rec *s)
-{
-    jpki_http_child_init(p, s);
 }

@@ -7,7 +7,7 @@
 #ifndef JPKI_ORIGIN_H
 #define JPKI_ORIGIN_H
 
-#include "jpki.h"
+#include "cfg/jpki_cfg.h"
 
 const char *jpki_origin_set_origins(cmd_parms *cmd, void *dc, const char *arg);
 const char *jpki_origin_set_bare(cmd_parms *cmd, void *dc, int flag);

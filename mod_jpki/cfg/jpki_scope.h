@@ -11,7 +11,7 @@
 #ifndef JPKI_SCOPE_H
 #define JPKI_SCOPE_H
 
-#include "jpki.h"
+#include "cfg/jpki_cfg.h"
 
 #define JPKI_SCOPE_NAME_MAX 64
 

@@ -154,33 +154,6 @@ void jpki_audit_status_call(request_rec *r, const char *purpose, const char *pro
 
 /* --- configuration ------------------------------------------------------------ */
 
-jpki_audit_srv_t *jpki_audit_srv_create(apr_pool_t *p)
-{
-    return apr_pcalloc(p, sizeof(jpki_audit_srv_t));
-}
-
-jpki_audit_srv_t *jpki_audit_srv_merge(apr_pool_t *p, const jpki_audit_srv_t *base,
-                                       const jpki_audit_srv_t *add)
-{
-    jpki_audit_srv_t *m = jpki_audit_srv_create(p);
-    m->spec = add->spec ? add->spec : base->spec;
-    return m;
-}
-
-const char *jpki_audit_set_log(cmd_parms *cmd, void *dc, const char *arg)
-{
-    jpki_audit_srv_t *a = jpki_srv_cfg(cmd->server)->audit;
-    (void)dc;
-    if (*arg == '\0' || (arg[0] == '|' && arg[1] == '\0')) {
-        return "JPKIAuditLog: give a file name or |program";
-    }
-    if (arg[0] != '|' && ap_server_root_relative(cmd->pool, arg) == NULL) {
-        return apr_psprintf(cmd->pool, "JPKIAuditLog: invalid path '%s'", arg);
-    }
-    a->spec = arg;
-    return NULL;
-}
-
 /* In the parent, at every (re)start: each distinct JPKIAuditLog is opened
  * once, on pconf, so a restart closes the old one and opens it again
  * (the piped logger is restarted; rotatelogs carries on appending). */

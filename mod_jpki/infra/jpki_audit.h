@@ -9,7 +9,7 @@
 #ifndef JPKI_AUDIT_H
 #define JPKI_AUDIT_H
 
-#include "jpki.h"
+#include "cfg/jpki_cfg.h"
 
 /* event: login_ok | login_refused | logout | session_expired | registration | relink.
  * code: the stable outcome code ("ok" or an error code). serial/account may be NULL. */
@@ -25,19 +25,7 @@ void jpki_audit_status_call(request_rec *r, const char *purpose, const char *pro
 
 /* --- configuration ----------------------------------------------------- */
 
-typedef struct jpki_audit_srv_t {
-    const char *spec; /* JPKIAuditLog argument; NULL = unset (error log) */
-    apr_file_t *fd;   /* opened in open_logs (parent); inherited by children */
-} jpki_audit_srv_t;
 
-jpki_audit_srv_t *jpki_audit_srv_create(apr_pool_t *p);
-jpki_audit_srv_t *jpki_audit_srv_merge(apr_pool_t *p, const jpki_audit_srv_t *base,
-                                       const jpki_audit_srv_t *add);
-const char *jpki_audit_set_log(cmd_parms *cmd, void *dc, const char *arg);
-
-#define JPKI_AUDIT_CMDS                                                                            \
-    AP_INIT_TAKE1("JPKIAuditLog", jpki_audit_set_log, NULL, RSRC_CONF,                             \
-                  "Audit log: a file (relative to ServerRoot) or |program (e.g. rotatelogs)")
 
 void jpki_audit_register_hooks(apr_pool_t *p);
 

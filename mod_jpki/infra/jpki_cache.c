@@ -29,30 +29,6 @@ static jpki_cache_t cache_conf; /* config-time state, see above */
 static EVP_MD *sha256_md;
 
 
-const char *jpki_cache_set_spec(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *sep;
-    const ap_socache_provider_t *prov;
-    (void)dc;
-    if (cmd->server->is_virtual) {
-        return "JPKICache is only allowed in the main server configuration "
-               "(sessions are shared by all virtual hosts)";
-    }
-    sep = ap_strchr_c(arg, ':');
-    cache_conf.provider_name = sep ? apr_pstrmemdup(cmd->pool, arg, (apr_size_t)(sep - arg))
-                                   : apr_pstrdup(cmd->pool, arg);
-    cache_conf.args = sep ? sep + 1 : NULL;
-    prov = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, cache_conf.provider_name,
-                              AP_SOCACHE_PROVIDER_VERSION);
-    if (prov == NULL) {
-        return apr_psprintf(cmd->pool, "JPKICache: unknown socache provider '%s' "
-                                       "(is mod_socache_%s loaded?)",
-                            cache_conf.provider_name, cache_conf.provider_name);
-    }
-    cache_conf.provider = prov;
-    return NULL;
-}
-
 int jpki_cache_pre_config(apr_pool_t *pconf)
 {
     memset(&cache_conf, 0, sizeof(cache_conf));
@@ -87,8 +63,21 @@ static const char *ns_args(apr_pool_t *p, int ns)
                        ".", ns_names[ns], paren, NULL);
 }
 
+/* JPKICache (main server; cfg/jpki_cfg.c checked the provider exists). */
+static void load_spec(server_rec *s)
+{
+    const jpki_srv_cfg_t *c = jpki_srv_cfg(s);
+    if (cache_conf.provider == NULL && c->cache_provider != NULL) {
+        cache_conf.provider_name = c->cache_provider;
+        cache_conf.args = c->cache_args;
+        cache_conf.provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, c->cache_provider,
+                                                 AP_SOCACHE_PROVIDER_VERSION);
+    }
+}
+
 int jpki_cache_check_config(server_rec *s)
 {
+    load_spec(s);
     if (cache_conf.provider != NULL) {
         return OK; /* JPKICache named a provider that exists */
     }
@@ -110,6 +99,7 @@ int jpki_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     int i;
     (void)ptemp;
 
+    load_spec(s);
     if (cache_conf.provider == NULL) {
         cache_conf.provider_name = AP_SOCACHE_DEFAULT_PROVIDER;
         cache_conf.provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,

@@ -9,7 +9,7 @@
 #ifndef JPKI_CACHE_H
 #define JPKI_CACHE_H
 
-#include "jpki.h"
+#include "cfg/jpki_cfg.h"
 
 typedef enum {
     JPKI_NS_CHALLENGE = 0,
@@ -24,7 +24,6 @@ typedef enum {
 
 #define JPKI_CACHE_MUTEX_ID "jpki-cache"
 
-const char *jpki_cache_set_spec(cmd_parms *cmd, void *dc, const char *arg);
 int jpki_cache_pre_config(apr_pool_t *pconf);
 /* check_config: the socache provider exists (so apachectl -t catches a
  * missing mod_socache_shmcb when JPKICache is not set). */

@@ -10,7 +10,7 @@
 #ifndef JPKI_HTTP_H
 #define JPKI_HTTP_H
 
-#include "jpki.h"
+#include "cfg/jpki_cfg.h"
 
 typedef struct jpki_http_req_t {
     const char *url;

@@ -5,7 +5,7 @@
 #ifndef JPKI_HTTP_JSON_H
 #define JPKI_HTTP_JSON_H
 
-#include "jpki.h"
+#include "cfg/jpki_cfg.h"
 #include <jansson.h>
 
 #define JPKI_MAX_BODY       65536

@@ -158,18 +158,6 @@ static int index_of(const char *const *names, int n, const char *v)
     return n - 1;
 }
 
-int jpki_metrics_fee(server_rec *s, const char *cert_type)
-{
-    const jpki_metrics_srv_t *m = jpki_srv_cfg(s)->metrics;
-    if (cert_type != NULL && strcmp(cert_type, "sign") == 0) {
-        return (m && m->fee_sign != JPKI_UNSET) ? m->fee_sign : JPKI_DEFAULT_FEE_SIGN;
-    }
-    if (cert_type != NULL && strcmp(cert_type, "auth") == 0) {
-        return (m && m->fee_auth != JPKI_UNSET) ? m->fee_auth : JPKI_DEFAULT_FEE_AUTH;
-    }
-    return 0;
-}
-
 void jpki_metrics_status_call(server_rec *s, const char *purpose, const char *cert_type,
                               long latency_ms, int ok)
 {
@@ -282,45 +270,6 @@ int jpki_metrics_read(apr_pool_t *p, jpki_metrics_snapshot_t *o)
 }
 
 /* --- configuration ---------------------------------------------------------- */
-
-jpki_metrics_srv_t *jpki_metrics_srv_create(apr_pool_t *p)
-{
-    jpki_metrics_srv_t *m = apr_pcalloc(p, sizeof(*m));
-    m->fee_auth = JPKI_UNSET;
-    m->fee_sign = JPKI_UNSET;
-    return m;
-}
-
-jpki_metrics_srv_t *jpki_metrics_srv_merge(apr_pool_t *p, const jpki_metrics_srv_t *base,
-                                           const jpki_metrics_srv_t *add_)
-{
-    jpki_metrics_srv_t *m = jpki_metrics_srv_create(p);
-    m->fee_auth = add_->fee_auth != JPKI_UNSET ? add_->fee_auth : base->fee_auth;
-    m->fee_sign = add_->fee_sign != JPKI_UNSET ? add_->fee_sign : base->fee_sign;
-    return m;
-}
-
-static const char *parse_fee(cmd_parms *cmd, const char *arg, int *out)
-{
-    if (!jpki_util_parse_int(arg, 0, 100000, 0, out)) {
-        return apr_psprintf(cmd->pool,
-                            "JPKIFee: '%s' is not a whole number of yen from 0 to "
-                            "100000",
-                            arg);
-    }
-    return NULL;
-}
-
-const char *jpki_metrics_set_fee(cmd_parms *cmd, void *dc, const char *auth, const char *sign)
-{
-    jpki_metrics_srv_t *m = jpki_srv_cfg(cmd->server)->metrics;
-    const char *err;
-    (void)dc;
-    if ((err = parse_fee(cmd, auth, &m->fee_auth)) != NULL) {
-        return err;
-    }
-    return parse_fee(cmd, sign, &m->fee_sign);
-}
 
 /* --- lifecycle ------------------------------------------------------------------ */
 

@@ -6,7 +6,7 @@
 #ifndef JPKI_METRICS_H
 #define JPKI_METRICS_H
 
-#include "jpki.h"
+#include "cfg/jpki_cfg.h"
 
 void jpki_metrics_login(server_rec *s, const char *outcome); /* "ok" or the stable code */
 void jpki_metrics_session(server_rec *s, int delta);         /* +1 opened, -1 ended */
@@ -24,27 +24,10 @@ void jpki_metrics_audit(server_rec *s, int ok);
 
 /* The fee in yen of one answered status check of this certificate type
  * (JPKIFee; defaults 2 for auth, 20 for sign). */
-int jpki_metrics_fee(server_rec *s, const char *cert_type);
 
 /* --- configuration ------------------------------------------------------ */
 
-#define JPKI_DEFAULT_FEE_AUTH 2
-#define JPKI_DEFAULT_FEE_SIGN 20
 
-typedef struct jpki_metrics_srv_t {
-    int fee_auth; /* JPKI_UNSET = default */
-    int fee_sign;
-} jpki_metrics_srv_t;
-
-jpki_metrics_srv_t *jpki_metrics_srv_create(apr_pool_t *p);
-jpki_metrics_srv_t *jpki_metrics_srv_merge(apr_pool_t *p, const jpki_metrics_srv_t *base,
-                                           const jpki_metrics_srv_t *add);
-const char *jpki_metrics_set_fee(cmd_parms *cmd, void *dc, const char *auth, const char *sign);
-
-#define JPKI_METRICS_CMDS                                                                          \
-    AP_INIT_TAKE2("JPKIFee", jpki_metrics_set_fee, NULL, RSRC_CONF,                                \
-                  "Yen per answered status check: user-authentication and signing "                \
-                  "certificate (default 2 20)")
 
 /* --- reading (the status page) -------------------------------------------- */
 

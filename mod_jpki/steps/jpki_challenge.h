@@ -6,7 +6,7 @@
 #ifndef JPKI_CHALLENGE_H
 #define JPKI_CHALLENGE_H
 
-#include "jpki.h"
+#include "cfg/jpki_cfg.h"
 
 #define JPKI_CHALLENGE_BYTES 32
 

@@ -8,7 +8,7 @@
 #ifndef JPKI_IDENTITY_H
 #define JPKI_IDENTITY_H
 
-#include "jpki.h"
+#include "cfg/jpki_cfg.h"
 
 typedef struct jpki_identity_t {
     const char *account;   /* REMOTE_USER; NULL in a registration session */
@@ -42,65 +42,18 @@ int jpki_identity_from_json(apr_pool_t *p, const char *json, jpki_identity_t *id
  * variable present then, so variables other steps add (JPKI_NAME,
  * JPKI_AGE_OVER_N...) travel the same way. */
 void jpki_identity_export(request_rec *r, const jpki_identity_t *id);
+/* Only the JPKI_* variables (an inherited identity on a subrequest). */
+void jpki_identity_export_env(request_rec *r, const jpki_identity_t *id);
+
+/* The pool-userdata key under which r's exported identity is kept. */
+const char *jpki_identity_key(apr_pool_t *p, const request_rec *r);
 
 /* --- configuration (directives: JPKI_IDENTITY_CMDS) ----------------------- */
 
-#define JPKI_PASS_ENV     1
-#define JPKI_PASS_HEADERS 2
 
-#define JPKI_DEFAULT_HEADER_PREFIX      "X-JPKI-"
-#define JPKI_DEFAULT_REMOTE_USER_HEADER "X-Remote-User"
-
-typedef struct jpki_identity_dir_t {
-    int pass_as;                    /* JPKI_PASS_* bits; 0 = unset (env) */
-    const char *header_prefix;      /* NULL = unset */
-    const char *remote_user_header; /* NULL = unset */
-} jpki_identity_dir_t;
-
-typedef struct jpki_identity_srv_t {
-    /* normalised prefixes / header names configured in this server's sections */
-    apr_array_header_t *prefixes_seen;
-    apr_array_header_t *names_seen;
-    /* what is scrubbed: the union over every server (set in check_config) */
-    apr_array_header_t *scrub_prefixes;
-    apr_array_header_t *scrub_names;
-    int scrub; /* JPKIScrubIdentityHeaders; JPKI_UNSET = On */
-} jpki_identity_srv_t;
-
-jpki_identity_dir_t *jpki_identity_dir_create(apr_pool_t *p);
-jpki_identity_dir_t *jpki_identity_dir_merge(apr_pool_t *p, const jpki_identity_dir_t *base,
-                                             const jpki_identity_dir_t *add);
-jpki_identity_srv_t *jpki_identity_srv_create(apr_pool_t *p);
-jpki_identity_srv_t *jpki_identity_srv_merge(apr_pool_t *p, const jpki_identity_srv_t *base,
-                                             const jpki_identity_srv_t *add);
-
-const char *jpki_identity_set_pass_as(cmd_parms *cmd, void *dc, const char *arg);
-const char *jpki_identity_set_prefix(cmd_parms *cmd, void *dc, int argc, char *const argv[]);
-const char *jpki_identity_set_user_header(cmd_parms *cmd, void *dc, const char *arg);
-const char *jpki_identity_set_scrub(cmd_parms *cmd, void *dc, int flag);
-
-/* Per directory, but not in .htaccess: the spoofing protection must know
- * every prefix at startup. */
-#define JPKI_IDENTITY_CMDS                                                                         \
-    AP_INIT_TAKE1("JPKIPassIdentityAs", jpki_identity_set_pass_as, NULL, RSRC_CONF | ACCESS_CONF,  \
-                  "How backends receive the identity: env (default), headers or both"),            \
-        AP_INIT_TAKE_ARGV("JPKIHeaderPrefix", jpki_identity_set_prefix, NULL,                      \
-                          RSRC_CONF | ACCESS_CONF,                                                 \
-                          "Prefix of the identity request headers (default X-JPKI-)"),             \
-        AP_INIT_TAKE1("JPKIRemoteUserHeader", jpki_identity_set_user_header, NULL,                 \
-                      RSRC_CONF | ACCESS_CONF,                                                     \
-                      "Request header that carries REMOTE_USER (default X-Remote-User)"),          \
-        AP_INIT_FLAG("JPKIScrubIdentityHeaders", jpki_identity_set_scrub, NULL, RSRC_CONF,         \
-                     "Off only on a backend virtual host that receives the identity headers "      \
-                     "from a trusted front end (default On)")
 
 /* Hooks: scrubbing (post_read_request, post_perdir_config), header export
  * (fixups) and the startup computation of what to scrub (check_config). */
-void jpki_identity_register_hooks(apr_pool_t *p);
 
-/* jpki_identity_trailers.c: identity-like trailers of a chunked body are
- * removed when the body is read (before MergeTrailers shows them) */
-void jpki_identity_trailers_insert(request_rec *r);
-void jpki_identity_trailers_register(apr_pool_t *p);
 
 #endif

@@ -112,7 +112,7 @@ static int account_age(request_rec *r, const char *account)
     }
     /* Until the end of the JST day, and no longer than the account TTL so
      * that a corrected birth date or a removal is seen. */
-    ttl = cfg->cache_ttl == JPKI_UNSET ? JPKI_DEFAULT_ACCOUNT_CACHE_TTL : cfg->cache_ttl;
+    ttl = jpki_cfg_account_cache_ttl(cfg);
     expiry = next_jst_midnight(r->request_time);
     if (r->request_time + apr_time_from_sec(ttl) < expiry) {
         expiry = r->request_time + apr_time_from_sec(ttl);

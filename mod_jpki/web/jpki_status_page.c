@@ -5,7 +5,7 @@
  * ordinary Require rules on the location; the page shows counters only,
  * never serials or accounts. Format: docs/status-page.md.
  */
-#include "jpki.h"
+#include "web/jpki_web.h"
 #include "infra/jpki_http_json.h"
 #include "infra/jpki_metrics.h"
 

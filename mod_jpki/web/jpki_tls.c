@@ -20,7 +20,7 @@
  * The TLS layer still checks the CertificateVerify signature, i.e.
  * possession of the card's key. docs/security.md.
  */
-#include "jpki.h"
+#include "web/jpki_web.h"
 
 #include "apr_optional_hooks.h"
 #include "http_config.h"

@@ -13,7 +13,7 @@
  * every host, one inside applies to that host. The same features in
  * .htaccess files are caught at request time (guard_*, below).
  */
-#include "jpki.h"
+#include "web/jpki_web.h"
 
 #include "http_config.h"
 #include "http_request.h"

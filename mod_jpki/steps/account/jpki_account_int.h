@@ -7,8 +7,6 @@
 
 #include "steps/account/jpki_account.h"
 
-/* This request's per-directory account config (jpki_account.c). */
-jpki_account_dir_t *jpki_account_dir_cfg(request_rec *r);
 
 /* Remember serial -> account for JPKIAccountCacheTTL (jpki_account.c). */
 void jpki_account_cache_put(request_rec *r, const char *serial, const char *account);

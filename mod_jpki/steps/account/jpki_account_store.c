@@ -14,34 +14,8 @@
 #include "mod_auth.h"
 
 #include "steps/account/jpki_account_int.h"
-static const char *const sql_names[JPKI_SQL_MAX] = {
-    "lookup", "by_user", "latest",  "link",   "seen",       "create",
-    "birth_date", "set_birth_date", "serials", "relink", "unlink_all", "remove"};
-
-/* Number of %s parameters each statement takes, and the columns a SELECT
- * must return (0 for writes). Checked at startup. */
-static const int sql_nargs[JPKI_SQL_MAX] = {1, 1, 1, 6, 2, 4, 1, 3, 1, 2, 1, 1};
+/* Columns a SELECT must return (0 for writes). Checked at startup. */
 static const int sql_ncols[JPKI_SQL_MAX] = {1, 1, 1, 0, 0, 0, 1, 0, 2, 0, 0, 0};
-
-/* Defaults matching conf/jpki-schema.sql. */
-static const char *const sql_default[JPKI_SQL_MAX] = {
-    "SELECT s.account FROM jpki_serial s JOIN jpki_account a ON a.account = s.account "
-    "WHERE s.serial = %s",
-    "SELECT account FROM jpki_account WHERE platform_user_id = %s",
-    "SELECT serial FROM jpki_serial WHERE account = %s AND cert_type = 'auth' "
-    "ORDER BY first_seen DESC LIMIT 1",
-    "INSERT INTO jpki_serial (serial, account, cert_type, predecessor, first_seen, last_seen) "
-    "VALUES (%s, %s, %s, %s, %s, %s)",
-    "UPDATE jpki_serial SET last_seen = %s WHERE serial = %s",
-    "INSERT INTO jpki_account (account, platform_user_id, birth_date, created_at) "
-    "VALUES (%s, %s, %s, %s)",
-    "SELECT birth_date FROM jpki_account WHERE account = %s",
-    "UPDATE jpki_account SET birth_date = COALESCE(%s, birth_date), "
-    "platform_user_id = COALESCE(%s, platform_user_id) WHERE account = %s",
-    "SELECT serial, cert_type FROM jpki_serial WHERE account = %s",
-    "UPDATE jpki_serial SET account = %s WHERE serial = %s",
-    "DELETE FROM jpki_serial WHERE account = %s",
-    "DELETE FROM jpki_account WHERE account = %s"};
 
 /* mod_dbd's functions, looked up once at startup (read-only afterwards). */
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
@@ -52,46 +26,9 @@ struct jpki_sql_t {
     apr_dbd_transaction_t *trans;
 };
 
-static int count_params(const char *sql)
-{
-    int n = 0;
-    for (; *sql; sql++) {
-        if (sql[0] == '%') {
-            if (sql[1] == 's') {
-                n++;
-            }
-            if (sql[1] != '\0') {
-                sql++;
-            }
-        }
-    }
-    return n;
-}
-
-const char *jpki_account_set_sql(cmd_parms *cmd, void *dc, const char *name, const char *sql)
-{
-    jpki_account_srv_t *c = jpki_account_cfg(cmd->server);
-    int i;
-    (void)dc;
-    for (i = 0; i < JPKI_SQL_MAX; i++) {
-        if (strcasecmp(name, sql_names[i]) == 0) {
-            if (count_params(sql) != sql_nargs[i]) {
-                return apr_psprintf(cmd->pool, "JPKIAccountSQL %s: the statement must take "
-                                               "exactly %d %%s parameter(s) (docs/accounts.md)",
-                                    sql_names[i], sql_nargs[i]);
-            }
-            c->sql[i] = sql;
-            return NULL;
-        }
-    }
-    return apr_psprintf(cmd->pool, "JPKIAccountSQL: unknown statement '%s' (lookup, by_user, "
-                                   "latest, link, seen, create, birth_date, set_birth_date, "
-                                   "serials, relink, unlink_all, remove)", name);
-}
-
 static const char *label(apr_pool_t *p, int i)
 {
-    return apr_pstrcat(p, "jpki_account_", sql_names[i], NULL);
+    return apr_pstrcat(p, "jpki_account_", jpki_account_sql_names[i], NULL);
 }
 
 /* Before mod_dbd's post_config: give every host with JPKIAccountStore dbd
@@ -119,7 +56,7 @@ int jpki_account_store_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool
             return HTTP_INTERNAL_SERVER_ERROR; /* reported by jpki_account_config_check */
         }
         for (i = 0; i < JPKI_SQL_MAX; i++) {
-            dbd_prepare_fn(vs, c->sql[i] ? c->sql[i] : sql_default[i], label(pconf, i));
+            dbd_prepare_fn(vs, jpki_cfg_account_sql(c, (jpki_sql_e)i), label(pconf, i));
         }
     }
     return OK;
@@ -159,7 +96,7 @@ static apr_dbd_prepared_t *statement(request_rec *r, jpki_sql_t *db, jpki_sql_e 
     if (st == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       JPKI_LOGNO(0711) "account statement '%s' is not prepared on this "
-                      "connection (JPKIAccountSQL; does the schema exist?)", sql_names[q]);
+                      "connection (JPKIAccountSQL; does the schema exist?)", jpki_account_sql_names[q]);
     }
     return st;
 }
@@ -185,7 +122,7 @@ static apr_dbd_prepared_t *reprepare(request_rec *r, jpki_sql_t *db, jpki_sql_e 
         const char *lbl = label(db->dbd->pool, i); /* lives as long as the connection */
         st = NULL;
         if (apr_dbd_prepare(db->dbd->driver, db->dbd->pool, db->dbd->handle,
-                            c->sql[i] ? c->sql[i] : sql_default[i], lbl, &st) != 0) {
+                            jpki_cfg_account_sql(c, (jpki_sql_e)i), lbl, &st) != 0) {
             if (i == (int)q) {
                 return NULL;
             }
@@ -198,7 +135,7 @@ static apr_dbd_prepared_t *reprepare(request_rec *r, jpki_sql_t *db, jpki_sql_e 
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   JPKI_LOGNO(0718) "account store: statements prepared again on a reconnected "
-                  "database connection (after '%s' failed)", sql_names[q]);
+                  "database connection (after '%s' failed)", jpki_account_sql_names[q]);
     return want;
 }
 
@@ -214,7 +151,7 @@ static int is_constraint(const char *msg)
 static void log_sql(request_rec *r, jpki_sql_e q, int rv, int n)
 {
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  JPKI_LOGNO(0712) "account sql: statement=%s rv=%d rows=%d", sql_names[q], rv,
+                  JPKI_LOGNO(0712) "account sql: statement=%s rv=%d rows=%d", jpki_account_sql_names[q], rv,
                   n);
 }
 
@@ -239,7 +176,7 @@ apr_status_t jpki_sql_select(request_rec *r, jpki_sql_t *db, jpki_sql_e q, int n
     if (rv != 0) {
         log_sql(r, q, rv, 0);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      JPKI_LOGNO(0713) "account store query '%s' failed: %s", sql_names[q],
+                      JPKI_LOGNO(0713) "account store query '%s' failed: %s", jpki_account_sql_names[q],
                       apr_dbd_error(db->dbd->driver, db->dbd->handle, rv));
         return APR_EGENERAL;
     }
@@ -248,7 +185,7 @@ apr_status_t jpki_sql_select(request_rec *r, jpki_sql_t *db, jpki_sql_e q, int n
         log_sql(r, q, rv, 0);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       JPKI_LOGNO(0714) "account statement '%s' returns %d column(s), needs %d "
-                      "(JPKIAccountSQL)", sql_names[q], cols, sql_ncols[q]);
+                      "(JPKIAccountSQL)", jpki_account_sql_names[q], cols, sql_ncols[q]);
         return APR_EGENERAL;
     }
     while (apr_dbd_get_row(db->dbd->driver, r->pool, res, &row, -1) == 0) {
@@ -295,7 +232,7 @@ apr_status_t jpki_sql_write(request_rec *r, jpki_sql_t *db, jpki_sql_e q, int na
     }
     if (rv != 0) {
         ap_log_rerror(APLOG_MARK, *constraint ? APLOG_INFO : APLOG_ERR, 0, r,
-                      JPKI_LOGNO(0715) "account store write '%s' failed%s: %s", sql_names[q],
+                      JPKI_LOGNO(0715) "account store write '%s' failed%s: %s", jpki_account_sql_names[q],
                       *constraint ? " (constraint: a concurrent request won)" : "",
                       msg ? msg : "(no message)");
         return APR_EGENERAL;

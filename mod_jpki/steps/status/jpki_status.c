@@ -385,7 +385,7 @@ int jpki_status_session(request_rec *r, jpki_session_t *sess, const char **code)
         return OK;
     }
     if (id->status && strcmp(id->status, "good") == 0 && id->status_checked_at &&
-        now < id->status_checked_at + apr_time_from_sec(int_or(sc->ttl_good, DEFAULT_TTL_GOOD))) {
+        now < id->status_checked_at + apr_time_from_sec(jpki_cfg_int_or(sc->ttl_good, JPKI_DEFAULT_TTL_GOOD))) {
         return OK;
     }
     memset(&q, 0, sizeof(q));

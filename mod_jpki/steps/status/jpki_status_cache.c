@@ -66,8 +66,8 @@ void jpki_status_entry_put(request_rec *r, const jpki_status_cfg_t *sc, const ch
     json_t *o = json_object();
     char *s;
     int good = res->status == JPKI_STATUS_GOOD;
-    apr_time_t keep = apr_time_from_sec(good ? int_or(sc->ttl_good, DEFAULT_TTL_GOOD)
-                                             : int_or(sc->ttl_revoked, DEFAULT_TTL_REVOKED));
+    apr_time_t keep = apr_time_from_sec(good ? jpki_cfg_int_or(sc->ttl_good, JPKI_DEFAULT_TTL_GOOD)
+                                             : jpki_cfg_int_or(sc->ttl_revoked, JPKI_DEFAULT_TTL_REVOKED));
     apr_status_t rv;
     /* A GOOD answer is also the "last seen good" of the grace mode. */
     if (good && sc->fail_mode == 1 && apr_time_from_sec(sc->grace_secs) > keep) {
@@ -111,8 +111,8 @@ void jpki_status_entry_put(request_rec *r, const jpki_status_cfg_t *sc, const ch
 int jpki_status_entry_fresh(const jpki_status_cfg_t *sc, const jpki_status_entry_t *e,
                             apr_time_t now)
 {
-    int ttl = e->good ? int_or(sc->ttl_good, DEFAULT_TTL_GOOD)
-                      : int_or(sc->ttl_revoked, DEFAULT_TTL_REVOKED);
+    int ttl = e->good ? jpki_cfg_int_or(sc->ttl_good, JPKI_DEFAULT_TTL_GOOD)
+                      : jpki_cfg_int_or(sc->ttl_revoked, JPKI_DEFAULT_TTL_REVOKED);
     if (now >= e->t + apr_time_from_sec(ttl)) {
         return 0;
     }
@@ -157,7 +157,7 @@ int jpki_status_breaker_open(request_rec *r, const jpki_status_cfg_t *sc, apr_ti
 {
     int f;
     apr_time_t o;
-    if (int_or(sc->breaker_failures, DEFAULT_BREAKER_N) == 0) {
+    if (jpki_cfg_int_or(sc->breaker_failures, JPKI_DEFAULT_BREAKER_N) == 0) {
         return 0;
     }
     breaker_read(r, sc, &f, &o);
@@ -170,8 +170,8 @@ int jpki_status_breaker_open(request_rec *r, const jpki_status_cfg_t *sc, apr_ti
 void jpki_status_breaker_record(request_rec *r, const jpki_status_cfg_t *sc,
                                 const char *provider, int ok)
 {
-    int n = int_or(sc->breaker_failures, DEFAULT_BREAKER_N);
-    int secs = int_or(sc->breaker_secs, DEFAULT_BREAKER_SECS);
+    int n = jpki_cfg_int_or(sc->breaker_failures, JPKI_DEFAULT_BREAKER_N);
+    int secs = jpki_cfg_int_or(sc->breaker_secs, JPKI_DEFAULT_BREAKER_SECS);
     const char *key = jpki_status_key_of(r->pool, "b", sc, "-");
     apr_time_t now = apr_time_now(), o;
     int f;

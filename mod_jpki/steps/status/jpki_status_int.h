@@ -6,7 +6,8 @@
 #ifndef JPKI_STATUS_INT_H
 #define JPKI_STATUS_INT_H
 
-#include "cfg/jpki_cfg_status.h"
+#include "cfg/jpki_cfg.h"
+#include "steps/status/jpki_status.h"
 
 /* One cached answer. */
 typedef struct {

@@ -1,0 +1,23 @@
+/*
+ * Entry points of the web floor that mod_jpki.c registers (the files with
+ * their own header declare theirs there).
+ */
+#ifndef JPKI_WEB_H
+#define JPKI_WEB_H
+
+#include "cfg/jpki_cfg.h"
+
+/* tls.c */
+void jpki_tls_register_hooks(apr_pool_t *p);
+void jpki_tls_conf_register_hooks(apr_pool_t *p); /* jpki_tls_conf.c */
+/* status_page.c: SetHandler jpki-status */
+void jpki_status_page_register_hooks(apr_pool_t *p);
+/* jpki_identity_headers.c: the scrub and header-export hooks */
+void jpki_identity_register_hooks(apr_pool_t *p);
+
+/* jpki_identity_trailers.c: identity-like trailers of a chunked body are
+ * removed when the body is read (before MergeTrailers shows them) */
+void jpki_identity_trailers_insert(request_rec *r);
+void jpki_identity_trailers_register(apr_pool_t *p);
+
+#endif
