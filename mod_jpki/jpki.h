@@ -26,7 +26,6 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 
-
 /* AP_DECLARE_MODULE in mod_jpki.c declares the log index itself. */
 #ifndef JPKI_MODULE_FILE
 APLOG_USE_MODULE(jpki);
@@ -36,7 +35,7 @@ extern module AP_MODULE_DECLARE_DATA jpki_module;
 #define JPKI_LOGNO(n) "JPKI" #n ": "
 
 /* A configuration field nobody set (cfg/ applies the default). */
-#define JPKI_UNSET    -1
+#define JPKI_UNSET     -1
 #define JPKI_UNSET_PTR NULL
 
 #endif

@@ -12,6 +12,9 @@ use warnings;
 use File::Basename qw(dirname basename);
 use File::Find;
 
+# The longest function body allowed (lines between its braces).
+my $FN_MAX = 140;
+
 my ($srcdir, @objs) = @ARGV;
 die "usage: $0 SRCDIR OBJECT...\n" unless $srcdir && @objs;
 my $root = "$srcdir/mod_jpki";
@@ -57,7 +60,7 @@ sub rules {
         if defined $sa && defined $sb && $sa ne $sb;
     push @fail, "$kind: web file $a uses web file $b (web files are leaves)"
         if $fa == 5 && $fb == 5 && $kind eq 'link';
-    if ($kind eq 'include' && $fa == 5 && $fb == 5) {
+    if ($kind eq 'include' && $fa == 5 && $fb == 5 && $b ne 'web/jpki_web.h') {
         (my $ha = $a) =~ s/\.[ch]$//;
         (my $hb = $b) =~ s/\.[ch]$//;
         push @fail, "include: web file $a includes web header $b (web files are leaves)"
@@ -164,7 +167,8 @@ for my $f (grep { /\.c$/ } @files) {
         elsif ($l[$n] =~ /^\}/ && defined $start) {
             my $len = $n - $start - 1;
             ($fn, $fnn) = ("$rel:" . ($name // '?'), $len) if $len > $fnn;
-            push @fail, "size: $rel: " . ($name // '?') . " has $len lines (limit 100)" if $len > 100;
+            push @fail, "size: $rel: " . ($name // '?') . " has $len lines (limit $FN_MAX)"
+                if $len > $FN_MAX;
             undef $start;
         }
     }

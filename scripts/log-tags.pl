@@ -11,7 +11,7 @@ for my $f (@files) {
     local $/;
     open my $fh, '<', $f or die "$f: $!";
     my $s = <$fh>;
-    while ($s =~ /JPKI_LOGNO\((\d+)\)\s*((?:"(?:[^"\\]|\\.)*"\s*)+)/g) {
+    while ($s =~ /JPKI_LOGNO\(\s*(\d+)\s*\)\s*((?:"(?:[^"\\]|\\.)*"\s*)+)/g) {
         my ($n, $lit) = ($1, $2);
         my $text = join '', $lit =~ /"((?:[^"\\]|\\.)*)"/g;
         push @out, "$n $text";

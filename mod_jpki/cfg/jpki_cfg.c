@@ -60,8 +60,7 @@ static int oid_valid(const char *s)
                 return 0;
             }
             dots++;
-        }
-        else if (!apr_isdigit(*s)) {
+        } else if (!apr_isdigit(*s)) {
             return 0;
         }
     }
@@ -152,16 +151,15 @@ static const char *set_status_provider(cmd_parms *cmd, void *dc, const char *arg
     (void)dc;
     if (strcasecmp(arg, "none") == 0) {
         c->status_provider = JPKI_STATUS_PROVIDER_NONE;
-    }
-    else if (strcasecmp(arg, "platform") == 0) {
+    } else if (strcasecmp(arg, "platform") == 0) {
         c->status_provider = JPKI_STATUS_PROVIDER_PLATFORM;
-    }
-    else if (strcasecmp(arg, "ocsp") == 0) {
+    } else if (strcasecmp(arg, "ocsp") == 0) {
         c->status_provider = JPKI_STATUS_PROVIDER_OCSP;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "JPKIStatusProvider: unknown provider '%s' "
-                                       "(platform, ocsp or none)", arg);
+    } else {
+        return apr_psprintf(cmd->pool,
+                            "JPKIStatusProvider: unknown provider '%s' "
+                            "(platform, ocsp or none)",
+                            arg);
     }
     return NULL;
 }
@@ -178,14 +176,15 @@ static const char *set_cache(cmd_parms *cmd, void *dc, const char *arg)
                "(sessions are shared by all virtual hosts)";
     }
     sep = ap_strchr_c(arg, ':');
-    c->cache_provider = sep ? apr_pstrmemdup(cmd->pool, arg, (apr_size_t)(sep - arg))
-                            : apr_pstrdup(cmd->pool, arg);
+    c->cache_provider =
+        sep ? apr_pstrmemdup(cmd->pool, arg, (apr_size_t)(sep - arg)) : apr_pstrdup(cmd->pool, arg);
     c->cache_args = sep ? sep + 1 : NULL;
     prov = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, c->cache_provider,
                               AP_SOCACHE_PROVIDER_VERSION);
     if (prov == NULL) {
-        return apr_psprintf(cmd->pool, "JPKICache: unknown socache provider '%s' "
-                                       "(is mod_socache_%s loaded?)",
+        return apr_psprintf(cmd->pool,
+                            "JPKICache: unknown socache provider '%s' "
+                            "(is mod_socache_%s loaded?)",
                             c->cache_provider, c->cache_provider);
     }
     return NULL;
@@ -196,8 +195,10 @@ static const char *set_login_page(cmd_parms *cmd, void *dc, const char *arg)
     jpki_dir_cfg_t *d = dc;
     /* A local path only: the login page is ours, never another origin. */
     if (arg[0] != '/' || arg[1] == '/' || arg[1] == '\\' || strpbrk(arg, "\r\n\\") != NULL) {
-        return apr_psprintf(cmd->pool, "JPKILoginPage: '%s' must be a local path starting "
-                                       "with a single '/'", arg);
+        return apr_psprintf(cmd->pool,
+                            "JPKILoginPage: '%s' must be a local path starting "
+                            "with a single '/'",
+                            arg);
     }
     d->login_page = arg;
     return NULL;
@@ -260,8 +261,8 @@ void *jpki_config_srv_create(apr_pool_t *p, server_rec *s)
     return c;
 }
 
-#define MERGE_INT(f)  mrg->f = (add->f == JPKI_UNSET) ? base->f : add->f
-#define MERGE_PTR(f)  mrg->f = (add->f == NULL) ? base->f : add->f
+#define MERGE_INT(f) mrg->f = (add->f == JPKI_UNSET) ? base->f : add->f
+#define MERGE_PTR(f) mrg->f = (add->f == NULL) ? base->f : add->f
 
 void *jpki_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
 {
@@ -345,10 +346,11 @@ static void jpki_config_log_origins(apr_pool_t *ptemp, server_rec *vs, const jpk
                  c->origins ? "" : " (derived)",
                  list->nelts ? apr_array_pstrcat(ptemp, list, ' ') : "no origin; set JPKIOrigin");
     if (c->bare_challenge == 1) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
-                     JPKI_LOGNO(0141) "JPKIBareChallenge On: logins whose signature "
-                     "covers only the challenge (not bound to an origin) are accepted; a "
-                     "relayed challenge is then a full login");
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, vs,
+            JPKI_LOGNO(0141) "JPKIBareChallenge On: logins whose signature "
+                             "covers only the challenge (not bound to an origin) are accepted; a "
+                             "relayed challenge is then a full login");
     }
 }
 
@@ -378,8 +380,8 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
             const char *err = jpki_trust_add_file(c->trust, pconf,
                                                   APR_ARRAY_IDX(c->trust_files, i, const char *));
             if (err != NULL) {
-                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
-                             JPKI_LOGNO(0101) "JPKITrustedCA: %s", err);
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs, JPKI_LOGNO(0101) "JPKITrustedCA: %s",
+                             err);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
@@ -388,36 +390,36 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
             if (a->not_after < now) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
                              JPKI_LOGNO(0102) "JPKITrustedCA %s: %s root %s expired on %s; "
-                             "certificates issued under it are refused",
+                                              "certificates issued under it are refused",
                              a->file, jpki_cert_type_name(a->type), a->key_id,
                              jpki_util_time_iso(ptemp, a->not_after));
-            }
-            else {
+            } else {
                 ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, vs,
                              JPKI_LOGNO(0103) "JPKITrustedCA %s: %s%s root %s valid until %s",
                              a->file, a->test ? "TEST " : "", jpki_cert_type_name(a->type),
                              a->key_id, jpki_util_time_iso(ptemp, a->not_after));
             }
             if (a->test && c->accept_test != 1) {
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
-                             JPKI_LOGNO(0104) "JPKITrustedCA %s: JPKI-TEST root %s is loaded but "
-                             "JPKIAcceptTestCards is Off: its certificates are refused",
-                             a->file, a->key_id);
+                ap_log_error(
+                    APLOG_MARK, APLOG_WARNING, 0, vs,
+                    JPKI_LOGNO(0104) "JPKITrustedCA %s: JPKI-TEST root %s is loaded but "
+                                     "JPKIAcceptTestCards is Off: its certificates are refused",
+                    a->file, a->key_id);
             }
         }
         if (c->status_provider == JPKI_STATUS_PROVIDER_UNSET) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
                          JPKI_LOGNO(0105) "JPKIStatusProvider is not set for %s:%d: choose "
-                         "platform, ocsp, or none (no revocation checking; development only)",
-                         vs->server_hostname ? vs->server_hostname : "(default)",
-                         vs->port);
+                                          "platform, ocsp, or none (no revocation "
+                                          "checking; development only)",
+                         vs->server_hostname ? vs->server_hostname : "(default)", vs->port);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         jpki_config_log_origins(ptemp, vs, c);
         if (c->status_provider == JPKI_STATUS_PROVIDER_NONE) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
                          JPKI_LOGNO(0106) "JPKIStatusProvider none: revocation is NOT checked "
-                         "(development only)");
+                                          "(development only)");
         }
     }
     return OK;
@@ -436,4 +438,17 @@ int jpki_config_check_areas(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return jpki_account_config_check(pconf, s);
+}
+
+/* The pre-login cookie: always Path=/, so always "__Host-<base>_pre". */
+const char *jpki_cfg_prelogin_cookie_name(apr_pool_t *p, const jpki_srv_cfg_t *c)
+{
+    const char *name = jpki_cfg_cookie_name(c);
+    /* Path=/ always: __Host- whatever the session cookie's own prefix. */
+    if (strncmp(name, JPKI_COOKIE_HOST_PREFIX, 7) == 0) {
+        name += 7;
+    } else if (strncmp(name, "__Secure-", 9) == 0) {
+        name += 9;
+    }
+    return apr_pstrcat(p, JPKI_COOKIE_HOST_PREFIX, name, "_pre", NULL);
 }

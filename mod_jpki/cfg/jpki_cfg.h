@@ -11,7 +11,6 @@
 #include "core/jpki_cert.h"
 #include "core/jpki_util.h"
 
-
 /* Status providers (jpki_status.c). NONE_SET means the directive is missing. */
 typedef enum {
     JPKI_STATUS_PROVIDER_UNSET = -1,
@@ -44,7 +43,7 @@ typedef struct jpki_srv_cfg_t {
     int challenge_lifetime; /* seconds */
     const char *cookie_name;
     const char *cookie_path;
-    int session_idle;   /* seconds */
+    int session_idle; /* seconds */
     int session_max_age;
     const char *session_scope; /* JPKISessionScope; NULL = this host only */
     /* computed in check_config (jpki_scope.c): never merged */
@@ -68,19 +67,19 @@ typedef struct jpki_srv_cfg_t {
 } jpki_srv_cfg_t;
 
 typedef struct jpki_dir_cfg_t {
-    const char *login_page; /* local URL path; NULL = unset */
+    const char *login_page;               /* local URL path; NULL = unset */
     struct jpki_identity_dir_t *identity; /* jpki_identity.c */
-    struct jpki_account_dir_t *account; /* jpki_account.c */
+    struct jpki_account_dir_t *account;   /* jpki_account.c */
 } jpki_dir_cfg_t;
 
 /* Defaults */
 #define JPKI_DEFAULT_CHALLENGE_LIFETIME 120
 /* __Host-: Secure, Path=/, no Domain, so no sibling host can plant it */
-#define JPKI_COOKIE_HOST_PREFIX         "__Host-"
-#define JPKI_DEFAULT_COOKIE_NAME        "__Host-jpki_session"
-#define JPKI_DEFAULT_COOKIE_PATH        "/"
-#define JPKI_DEFAULT_SESSION_IDLE       900
-#define JPKI_DEFAULT_SESSION_MAX_AGE    28800
+#define JPKI_COOKIE_HOST_PREFIX      "__Host-"
+#define JPKI_DEFAULT_COOKIE_NAME     "__Host-jpki_session"
+#define JPKI_DEFAULT_COOKIE_PATH     "/"
+#define JPKI_DEFAULT_SESSION_IDLE    900
+#define JPKI_DEFAULT_SESSION_MAX_AGE 28800
 
 static APR_INLINE jpki_srv_cfg_t *jpki_srv_cfg(server_rec *s)
 {
@@ -105,14 +104,14 @@ void *jpki_config_dir_merge(apr_pool_t *p, void *base, void *add);
 int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 int jpki_config_check_areas(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
-
 /* Accessors that apply defaults to unset values. */
 int jpki_cfg_challenge_lifetime(const jpki_srv_cfg_t *c);
 const char *jpki_cfg_cookie_name(const jpki_srv_cfg_t *c);
 const char *jpki_cfg_cookie_path(const jpki_srv_cfg_t *c);
 int jpki_cfg_session_idle(const jpki_srv_cfg_t *c);
 int jpki_cfg_session_max_age(const jpki_srv_cfg_t *c);
-
+/* The pre-login cookie: always Path=/, so always "__Host-<base>_pre". */
+const char *jpki_cfg_prelogin_cookie_name(apr_pool_t *p, const jpki_srv_cfg_t *c);
 
 /* The areas' settings (each header: records, directives, getters). */
 #include "cfg/jpki_cfg_status.h"

@@ -11,7 +11,7 @@
 #include <openssl/crypto.h>
 
 const char *const jpki_account_sql_names[JPKI_SQL_MAX] = {
-    "lookup", "by_user", "latest",  "link",   "seen",       "create",
+    "lookup",     "by_user",        "latest",  "link",   "seen",       "create",
     "birth_date", "set_birth_date", "serials", "relink", "unlink_all", "remove"};
 
 /* Number of %s parameters each statement takes. */
@@ -36,7 +36,6 @@ static const char *const sql_default[JPKI_SQL_MAX] = {
     "UPDATE jpki_serial SET account = %s WHERE serial = %s",
     "DELETE FROM jpki_serial WHERE account = %s",
     "DELETE FROM jpki_account WHERE account = %s"};
-
 
 jpki_account_srv_t *jpki_account_srv_create(apr_pool_t *p)
 {
@@ -75,8 +74,7 @@ jpki_account_dir_t *jpki_account_dir_merge(apr_pool_t *p, const jpki_account_dir
                                            const jpki_account_dir_t *add)
 {
     jpki_account_dir_t *m = apr_pcalloc(p, sizeof(*m));
-    m->registration = add->registration == JPKI_REG_UNSET ? base->registration
-                                                          : add->registration;
+    m->registration = add->registration == JPKI_REG_UNSET ? base->registration : add->registration;
     return m;
 }
 
@@ -101,11 +99,9 @@ const char *jpki_account_set_store(cmd_parms *cmd, void *dc, const char *arg)
     (void)dc;
     if (strcasecmp(arg, "none") == 0) {
         c->store = JPKI_ACCOUNT_STORE_NONE;
-    }
-    else if (strcasecmp(arg, "dbd") == 0) {
+    } else if (strcasecmp(arg, "dbd") == 0) {
         c->store = JPKI_ACCOUNT_STORE_DBD;
-    }
-    else {
+    } else {
         return apr_psprintf(cmd->pool, "JPKIAccountStore: unknown store '%s' (dbd or none)", arg);
     }
     return NULL;
@@ -117,13 +113,10 @@ const char *jpki_account_set_unknown(cmd_parms *cmd, void *dc, const char *arg)
     (void)dc;
     if (strcasecmp(arg, "deny") == 0) {
         c->unknown = JPKI_UNKNOWN_DENY;
-    }
-    else if (strcasecmp(arg, "register") == 0) {
+    } else if (strcasecmp(arg, "register") == 0) {
         c->unknown = JPKI_UNKNOWN_REGISTER;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "JPKIUnknownCertificate: '%s' is not deny or register",
-                            arg);
+    } else {
+        return apr_psprintf(cmd->pool, "JPKIUnknownCertificate: '%s' is not deny or register", arg);
     }
     return NULL;
 }
@@ -132,8 +125,10 @@ const char *jpki_account_set_cache_ttl(cmd_parms *cmd, void *dc, const char *arg
 {
     (void)dc;
     if (!jpki_util_parse_int(arg, 0, 86400, 0, &jpki_account_cfg(cmd->server)->cache_ttl)) {
-        return apr_psprintf(cmd->pool, "JPKIAccountCacheTTL: '%s' is not a whole number of "
-                                       "seconds from 0 to 86400", arg);
+        return apr_psprintf(cmd->pool,
+                            "JPKIAccountCacheTTL: '%s' is not a whole number of "
+                            "seconds from 0 to 86400",
+                            arg);
     }
     return NULL;
 }
@@ -150,14 +145,11 @@ const char *jpki_account_set_registration(cmd_parms *cmd, void *dc, const char *
     jpki_account_dir_t *d = ((jpki_dir_cfg_t *)dc)->account;
     if (strcasecmp(arg, "off") == 0) {
         d->registration = JPKI_REG_OFF;
-    }
-    else if (strcasecmp(arg, "on") == 0) {
+    } else if (strcasecmp(arg, "on") == 0) {
         d->registration = JPKI_REG_ON;
-    }
-    else if (strcasecmp(arg, "signing") == 0) {
+    } else if (strcasecmp(arg, "signing") == 0) {
         d->registration = JPKI_REG_SIGNING;
-    }
-    else {
+    } else {
         return apr_psprintf(cmd->pool, "JPKIRegistration: '%s' is not Off, On or Signing", arg);
     }
     return NULL;
@@ -173,8 +165,8 @@ int jpki_account_config_check(apr_pool_t *pconf, server_rec *s)
             if (c->unknown == JPKI_UNKNOWN_REGISTER) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
                              JPKI_LOGNO(0701) "JPKIUnknownCertificate register needs "
-                             "JPKIAccountStore dbd (without a store every serial is its own "
-                             "account)");
+                                              "JPKIAccountStore dbd (without a store "
+                                              "every serial is its own account)");
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
             continue;
@@ -182,7 +174,7 @@ int jpki_account_config_check(apr_pool_t *pconf, server_rec *s)
         if (APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare) == NULL) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
                          JPKI_LOGNO(0702) "JPKIAccountStore dbd needs mod_dbd "
-                         "(LoadModule dbd_module) and DBDriver/DBDParams");
+                                          "(LoadModule dbd_module) and DBDriver/DBDParams");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -213,17 +205,20 @@ const char *jpki_account_set_sql(cmd_parms *cmd, void *dc, const char *name, con
     for (i = 0; i < JPKI_SQL_MAX; i++) {
         if (strcasecmp(name, jpki_account_sql_names[i]) == 0) {
             if (count_params(sql) != sql_nargs[i]) {
-                return apr_psprintf(cmd->pool, "JPKIAccountSQL %s: the statement must take "
-                                               "exactly %d %%s parameter(s) (docs/accounts.md)",
+                return apr_psprintf(cmd->pool,
+                                    "JPKIAccountSQL %s: the statement must take "
+                                    "exactly %d %%s parameter(s) (docs/accounts.md)",
                                     jpki_account_sql_names[i], sql_nargs[i]);
             }
             c->sql[i] = sql;
             return NULL;
         }
     }
-    return apr_psprintf(cmd->pool, "JPKIAccountSQL: unknown statement '%s' (lookup, by_user, "
-                                   "latest, link, seen, create, birth_date, set_birth_date, "
-                                   "serials, relink, unlink_all, remove)", name);
+    return apr_psprintf(cmd->pool,
+                        "JPKIAccountSQL: unknown statement '%s' (lookup, by_user, "
+                        "latest, link, seen, create, birth_date, set_birth_date, "
+                        "serials, relink, unlink_all, remove)",
+                        name);
 }
 
 const char *jpki_account_api_set_token(cmd_parms *cmd, void *dc, const char *arg)
@@ -317,13 +312,14 @@ int jpki_account_api_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_r
     }
     bad = unprotected_mount(ptemp, ap_conftree, NULL, token_in(ap_conftree), &where);
     if (bad != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                     JPKI_LOGNO(0771) "%s jpki-account (%s:%d%s%s%s%s) needs JPKIAccountAPIToken "
-                     "in the same virtual host or the main server: the account endpoint is "
-                     "never served on network ACLs alone",
-                     bad->directive, bad->filename ? bad->filename : "?", bad->line_num,
-                     where ? ", in " : "", where ? where->directive : "", where ? " " : "",
-                     where ? where->args : "");
+        ap_log_error(
+            APLOG_MARK, APLOG_EMERG, 0, s,
+            JPKI_LOGNO(0771) "%s jpki-account (%s:%d%s%s%s%s) needs JPKIAccountAPIToken "
+                             "in the same virtual host or the main server: the account endpoint is "
+                             "never served on network ACLs alone",
+            bad->directive, bad->filename ? bad->filename : "?", bad->line_num,
+            where ? ", in " : "", where ? where->directive : "", where ? " " : "",
+            where ? where->args : "");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

@@ -9,18 +9,18 @@
 
 /* Statements, in the order of jpki_account_sql_names[] (JPKIAccountSQL). */
 typedef enum {
-    JPKI_SQL_LOOKUP = 0,   /* serial -> account */
-    JPKI_SQL_BY_USER,      /* platform user id -> account */
-    JPKI_SQL_LATEST,       /* account -> its most recent auth serial */
-    JPKI_SQL_LINK,         /* insert a serial row */
-    JPKI_SQL_SEEN,         /* last_seen of a serial */
-    JPKI_SQL_CREATE,       /* insert an account */
-    JPKI_SQL_BIRTH_DATE,   /* account -> birth date */
-    JPKI_SQL_SET_BIRTH,    /* update birth date (and PF user id) of an account */
-    JPKI_SQL_SERIALS,      /* account -> every linked serial */
-    JPKI_SQL_RELINK,       /* move a serial to another account */
-    JPKI_SQL_UNLINK_ALL,   /* delete every serial row of an account */
-    JPKI_SQL_REMOVE,       /* delete an account */
+    JPKI_SQL_LOOKUP = 0, /* serial -> account */
+    JPKI_SQL_BY_USER,    /* platform user id -> account */
+    JPKI_SQL_LATEST,     /* account -> its most recent auth serial */
+    JPKI_SQL_LINK,       /* insert a serial row */
+    JPKI_SQL_SEEN,       /* last_seen of a serial */
+    JPKI_SQL_CREATE,     /* insert an account */
+    JPKI_SQL_BIRTH_DATE, /* account -> birth date */
+    JPKI_SQL_SET_BIRTH,  /* update birth date (and PF user id) of an account */
+    JPKI_SQL_SERIALS,    /* account -> every linked serial */
+    JPKI_SQL_RELINK,     /* move a serial to another account */
+    JPKI_SQL_UNLINK_ALL, /* delete every serial row of an account */
+    JPKI_SQL_REMOVE,     /* delete an account */
     JPKI_SQL_MAX
 } jpki_sql_e;
 
@@ -39,8 +39,8 @@ typedef enum {
 typedef struct jpki_account_srv_t {
     jpki_account_store_e store;
     jpki_unknown_e unknown;
-    int cache_ttl;        /* seconds; JPKI_UNSET = default */
-    int match_user;       /* JPKIRegistrationMatchUser */
+    int cache_ttl;                 /* seconds; JPKI_UNSET = default */
+    int match_user;                /* JPKIRegistrationMatchUser */
     const char *sql[JPKI_SQL_MAX]; /* NULL = the default statement */
     const char *api_token_file;    /* JPKIAccountAPIToken; NULL = unset */
     const char *api_token;         /* its content, read by check_config */
@@ -49,8 +49,8 @@ typedef struct jpki_account_srv_t {
 typedef enum {
     JPKI_REG_UNSET = -1,
     JPKI_REG_OFF = 0,
-    JPKI_REG_ON = 1,      /* accepts registration sessions */
-    JPKI_REG_SIGNING = 2  /* ... and requires a signing-certificate proof */
+    JPKI_REG_ON = 1,     /* accepts registration sessions */
+    JPKI_REG_SIGNING = 2 /* ... and requires a signing-certificate proof */
 } jpki_registration_e;
 
 typedef struct jpki_account_dir_t {
@@ -77,25 +77,25 @@ const char *jpki_account_set_registration(cmd_parms *cmd, void *dc, const char *
 const char *jpki_account_api_set_token(cmd_parms *cmd, void *dc, const char *arg);
 int jpki_account_api_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
-#define JPKI_ACCOUNT_CMDS                                                                      \
-    AP_INIT_TAKE1("JPKIAccountStore", jpki_account_set_store, NULL, RSRC_CONF,                 \
-                  "Where accounts live: none (the serial is the account) or dbd (mod_dbd)"),   \
-    AP_INIT_TAKE1("JPKIUnknownCertificate", jpki_account_set_unknown, NULL, RSRC_CONF,         \
-                  "A valid certificate without an account: deny or register"),                \
-    AP_INIT_TAKE1("JPKIAccountCacheTTL", jpki_account_set_cache_ttl, NULL, RSRC_CONF,          \
-                  "Seconds a serial -> account mapping stays in JPKICache (default 3600)"),   \
-    AP_INIT_TAKE2("JPKIAccountSQL", jpki_account_set_sql, NULL, RSRC_CONF,                     \
-                  "Replace one of the account statements: name \"SQL with %s parameters\""), \
-    AP_INIT_FLAG("JPKIRegistrationMatchUser", jpki_account_set_match_user, NULL, RSRC_CONF,    \
-                 "Registration: the signing and user-authentication certificates must have "  \
-                 "the same platform user id (default On)"),                                   \
-    AP_INIT_TAKE1("JPKIRegistration", jpki_account_set_registration, NULL,                     \
-                  OR_AUTHCFG | ACCESS_CONF,                                                    \
-                  "Off, On (accept registration sessions) or Signing (and require a "         \
-                  "signing-certificate proof on the request)"),                           \
-    AP_INIT_TAKE1("JPKIAccountAPIToken", jpki_account_api_set_token, NULL, RSRC_CONF,          \
-                  "File holding the bearer token every caller of SetHandler jpki-account "    \
-                  "must send (required where the endpoint is mounted)")
+#define JPKI_ACCOUNT_CMDS                                                                          \
+    AP_INIT_TAKE1("JPKIAccountStore", jpki_account_set_store, NULL, RSRC_CONF,                     \
+                  "Where accounts live: none (the serial is the account) or dbd (mod_dbd)"),       \
+        AP_INIT_TAKE1("JPKIUnknownCertificate", jpki_account_set_unknown, NULL, RSRC_CONF,         \
+                      "A valid certificate without an account: deny or register"),                 \
+        AP_INIT_TAKE1("JPKIAccountCacheTTL", jpki_account_set_cache_ttl, NULL, RSRC_CONF,          \
+                      "Seconds a serial -> account mapping stays in JPKICache (default 3600)"),    \
+        AP_INIT_TAKE2("JPKIAccountSQL", jpki_account_set_sql, NULL, RSRC_CONF,                     \
+                      "Replace one of the account statements: name \"SQL with %s parameters\""),   \
+        AP_INIT_FLAG("JPKIRegistrationMatchUser", jpki_account_set_match_user, NULL, RSRC_CONF,    \
+                     "Registration: the signing and user-authentication certificates must have "   \
+                     "the same platform user id (default On)"),                                    \
+        AP_INIT_TAKE1("JPKIRegistration", jpki_account_set_registration, NULL,                     \
+                      OR_AUTHCFG | ACCESS_CONF,                                                    \
+                      "Off, On (accept registration sessions) or Signing (and require a "          \
+                      "signing-certificate proof on the request)"),                                \
+        AP_INIT_TAKE1("JPKIAccountAPIToken", jpki_account_api_set_token, NULL, RSRC_CONF,          \
+                      "File holding the bearer token every caller of SetHandler jpki-account "     \
+                      "must send (required where the endpoint is mounted)")
 
 /* The handler name of the account endpoint; the shortest token accepted. */
 #define JPKI_ACCOUNT_API_HANDLER   "jpki-account"

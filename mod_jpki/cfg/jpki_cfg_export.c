@@ -221,3 +221,13 @@ int jpki_metrics_fee(server_rec *s, const char *cert_type)
     }
     return 0;
 }
+
+const char *jpki_cfg_header_prefix(const jpki_identity_dir_t *d)
+{
+    return d->header_prefix ? d->header_prefix : JPKI_DEFAULT_HEADER_PREFIX;
+}
+
+const char *jpki_cfg_remote_user_header(const jpki_identity_dir_t *d)
+{
+    return d->remote_user_header ? d->remote_user_header : JPKI_DEFAULT_REMOTE_USER_HEADER;
+}

@@ -90,6 +90,10 @@ const char *jpki_metrics_set_fee(cmd_parms *cmd, void *dc, const char *auth, con
 
 /* Yen per answered check of a certificate type ("auth" | "sign"). */
 int jpki_metrics_fee(server_rec *s, const char *cert_type);
+/* JPKIHeaderPrefix and JPKIRemoteUserHeader with their defaults applied. */
+const char *jpki_cfg_header_prefix(const jpki_identity_dir_t *d);
+const char *jpki_cfg_remote_user_header(const jpki_identity_dir_t *d);
+
 /* check_config: the union of identity header names every host scrubs. */
 int jpki_cfg_export_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 

@@ -51,7 +51,8 @@ void *jpki_status_cfg_merge(apr_pool_t *p, void *basev, void *addv)
     SMERGE_PTR(ocsp_url);
     SMERGE_PTR(ocsp_signer_files);
     SMERGE_INT(ocsp_skew);
-    m->ocsp_max_age = a->ocsp_max_age == JPKI_OCSP_MAX_AGE_UNSET ? b->ocsp_max_age : a->ocsp_max_age;
+    m->ocsp_max_age =
+        a->ocsp_max_age == JPKI_OCSP_MAX_AGE_UNSET ? b->ocsp_max_age : a->ocsp_max_age;
     SMERGE_INT(ocsp_nonce);
     SMERGE_INT(connect_ms);
     SMERGE_INT(total_ms);
@@ -83,8 +84,7 @@ static const char *parse_int(cmd_parms *cmd, const char *arg, int min, int max, 
 }
 
 /* Seconds with up to 3 decimals -> ms. */
-static const char *parse_secs_ms(cmd_parms *cmd, const char *arg, int min_ms, int max_ms,
-                                 int *out)
+static const char *parse_secs_ms(cmd_parms *cmd, const char *arg, int min_ms, int max_ms, int *out)
 {
     char *end;
     double v = strtod(arg, &end);
@@ -135,15 +135,13 @@ const char *jpki_status_set_file(cmd_parms *cmd, void *dc, const char *arg)
     }
     if (strcmp(cmd->info, "token") == 0) {
         sc->pf_token_file = path;
-    }
-    else {
+    } else {
         sc->pf_ca = path;
     }
     return NULL;
 }
 
-const char *jpki_status_set_client_cert(cmd_parms *cmd, void *dc, const char *cert,
-                                        const char *key)
+const char *jpki_status_set_client_cert(cmd_parms *cmd, void *dc, const char *cert, const char *key)
 {
     jpki_status_cfg_t *sc = scfg(cmd->server);
     (void)dc;
@@ -160,11 +158,9 @@ const char *jpki_status_set_check_method(cmd_parms *cmd, void *dc, const char *a
     (void)dc;
     if (strcasecmp(arg, "ocsp") == 0) {
         scfg(cmd->server)->pf_check_method = 0;
-    }
-    else if (strcasecmp(arg, "crl") == 0) {
+    } else if (strcasecmp(arg, "crl") == 0) {
         scfg(cmd->server)->pf_check_method = 1;
-    }
-    else {
+    } else {
         return "JPKIPlatformCheckMethod: ocsp or crl";
     }
     return NULL;
@@ -262,8 +258,7 @@ const char *jpki_status_set_ttl(cmd_parms *cmd, void *dc, const char *good, cons
     return NULL;
 }
 
-const char *jpki_status_set_fail_mode(cmd_parms *cmd, void *dc, const char *mode,
-                                      const char *secs)
+const char *jpki_status_set_fail_mode(cmd_parms *cmd, void *dc, const char *mode, const char *secs)
 {
     jpki_status_cfg_t *sc = scfg(cmd->server);
     (void)dc;
@@ -321,18 +316,19 @@ static const char *signer_validity(apr_pool_t *p, server_rec *s, const char *fil
         return apr_psprintf(p, "JPKIOCSPSigner %s: unreadable validity dates", file);
     }
     if (na < now) {
-        return apr_psprintf(p, "JPKIOCSPSigner %s: the responder certificate expired on %s",
-                            file, jpki_util_time_iso(p, na));
+        return apr_psprintf(p, "JPKIOCSPSigner %s: the responder certificate expired on %s", file,
+                            jpki_util_time_iso(p, na));
     }
     if (nb > now) {
-        return apr_psprintf(p, "JPKIOCSPSigner %s: the responder certificate is not valid "
-                               "before %s",
+        return apr_psprintf(p,
+                            "JPKIOCSPSigner %s: the responder certificate is not valid "
+                            "before %s",
                             file, jpki_util_time_iso(p, nb));
     }
     if (na < now + apr_time_from_sec(30 * 86400)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      JPKI_LOGNO(0582) "JPKIOCSPSigner %s: the responder certificate expires on "
-                     "%s; answers it signs are refused after that",
+                                      "%s; answers it signs are refused after that",
                      file, jpki_util_time_iso(p, na));
     }
     return NULL;
@@ -387,46 +383,36 @@ int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         if (c->status_provider == JPKI_STATUS_PROVIDER_PLATFORM) {
             if (sc->pf_url == NULL) {
                 what = "JPKIPlatformURL is required with JPKIStatusProvider platform";
-            }
-            else if (sc->pf_token_file == NULL) {
+            } else if (sc->pf_token_file == NULL) {
                 what = "JPKIPlatformTokenFile is required with JPKIStatusProvider platform "
                        "(the bearer token is never written in httpd.conf)";
-            }
-            else if (sc->pf_ca == NULL) {
+            } else if (sc->pf_ca == NULL) {
                 what = "JPKIPlatformCA is required with JPKIStatusProvider platform (the "
                        "platform operator's CA is pinned)";
-            }
-            else if (!readable(ptemp, sc->pf_ca)) {
+            } else if (!readable(ptemp, sc->pf_ca)) {
                 what = apr_psprintf(ptemp, "JPKIPlatformCA %s: not a readable file", sc->pf_ca);
-            }
-            else if (sc->pf_client_cert && (!readable(ptemp, sc->pf_client_cert) ||
-                                            !readable(ptemp, sc->pf_client_key))) {
+            } else if (sc->pf_client_cert && (!readable(ptemp, sc->pf_client_cert) ||
+                                              !readable(ptemp, sc->pf_client_key))) {
                 what = "JPKIPlatformClientCert: certificate or key is not a readable file";
+            } else if ((sc->pf_token = jpki_util_read_token(pconf, sc->pf_token_file, &err)) ==
+                       NULL) {
+                what = apr_psprintf(ptemp, "JPKIPlatformTokenFile %s %s", sc->pf_token_file, err);
             }
-            else if ((sc->pf_token = jpki_util_read_token(pconf, sc->pf_token_file, &err)) ==
-                     NULL) {
-                what = apr_psprintf(ptemp, "JPKIPlatformTokenFile %s %s", sc->pf_token_file,
-                                    err);
-            }
-        }
-        else if (c->status_provider == JPKI_STATUS_PROVIDER_OCSP) {
+        } else if (c->status_provider == JPKI_STATUS_PROVIDER_OCSP) {
             if (sc->ocsp_url == NULL) {
                 what = "JPKIOCSPResponder is required with JPKIStatusProvider ocsp";
-            }
-            else if (strncasecmp(sc->ocsp_url, "https:", 6) == 0 && sc->pf_ca == NULL) {
+            } else if (strncasecmp(sc->ocsp_url, "https:", 6) == 0 && sc->pf_ca == NULL) {
                 what = "an https JPKIOCSPResponder needs JPKIPlatformCA (the CA its TLS "
                        "certificate is pinned to)";
-            }
-            else if ((err = load_signers(pconf, vs, sc)) != NULL) {
+            } else if ((err = load_signers(pconf, vs, sc)) != NULL) {
                 what = err;
+            } else if (sc->ocsp_nonce == 0 && jpki_status_ocsp_max_age(sc) < 0) {
+                ap_log_error(
+                    APLOG_MARK, APLOG_WARNING, 0, vs,
+                    JPKI_LOGNO(0583) "JPKIOCSPRequireNonce Off with JPKIOCSPMaxAge "
+                                     "off: a recorded answer can be replayed until its nextUpdate");
             }
-            else if (sc->ocsp_nonce == 0 && jpki_status_ocsp_max_age(sc) < 0) {
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
-                             JPKI_LOGNO(0583) "JPKIOCSPRequireNonce Off with JPKIOCSPMaxAge "
-                             "off: a recorded answer can be replayed until its nextUpdate");
-            }
-        }
-        else {
+        } else {
             continue;
         }
         if (what != NULL) {
@@ -442,4 +428,34 @@ int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
         make_source_id(pconf, sc, c->status_provider);
     }
     return OK;
+}
+
+int jpki_cfg_status_ttl_good(const jpki_status_cfg_t *sc)
+{
+    return jpki_cfg_int_or(sc->ttl_good, JPKI_DEFAULT_TTL_GOOD);
+}
+
+int jpki_cfg_status_ttl_revoked(const jpki_status_cfg_t *sc)
+{
+    return jpki_cfg_int_or(sc->ttl_revoked, JPKI_DEFAULT_TTL_REVOKED);
+}
+
+int jpki_cfg_status_breaker_failures(const jpki_status_cfg_t *sc)
+{
+    return jpki_cfg_int_or(sc->breaker_failures, JPKI_DEFAULT_BREAKER_N);
+}
+
+int jpki_cfg_status_breaker_secs(const jpki_status_cfg_t *sc)
+{
+    return jpki_cfg_int_or(sc->breaker_secs, JPKI_DEFAULT_BREAKER_SECS);
+}
+
+int jpki_cfg_status_ocsp_skew(const jpki_status_cfg_t *sc)
+{
+    return jpki_cfg_int_or(sc->ocsp_skew, JPKI_DEFAULT_OCSP_SKEW);
+}
+
+int jpki_cfg_status_grace(const jpki_status_cfg_t *sc)
+{
+    return sc->fail_mode == 1 ? sc->grace_secs : 0;
 }

@@ -2,8 +2,6 @@
  * Session scope and policy hash (see jpki_scope.h and docs/security.md).
  */
 #include "cfg/jpki_scope.h"
-#include "steps/account/jpki_account.h"
-#include "steps/status/jpki_status.h"
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -157,14 +155,13 @@ int jpki_scope_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                 strcmp(c->policy_hash, d->policy_hash) == 0) {
                 continue;
             }
-            ap_log_error(
-                APLOG_MARK, APLOG_EMERG, 0, ws,
-                JPKI_LOGNO(
-                    0122) "JPKISessionScope %s: %s and %s share the scope "
-                          "but differ in %s; a session proven on one would be accepted by the "
-                          "other. Make the settings equal or use different scope names.",
-                c->session_scope, host_scope(ptemp, vs) + 5, host_scope(ptemp, ws) + 5,
-                first_difference(ptemp, c->policy_desc, d->policy_desc));
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, ws,
+                         JPKI_LOGNO(0122) "JPKISessionScope %s: %s and %s share the scope "
+                                          "but differ in %s; a session proven on one would "
+                                          "be accepted by the other. Make the settings "
+                                          "equal or use different scope names.",
+                         c->session_scope, host_scope(ptemp, vs) + 5, host_scope(ptemp, ws) + 5,
+                         first_difference(ptemp, c->policy_desc, d->policy_desc));
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }

@@ -25,8 +25,6 @@ void jpki_audit_status_call(request_rec *r, const char *purpose, const char *pro
 
 /* --- configuration ----------------------------------------------------- */
 
-
-
 void jpki_audit_register_hooks(apr_pool_t *p);
 
 #endif

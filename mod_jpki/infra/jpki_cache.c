@@ -28,7 +28,6 @@ static jpki_cache_t cache_conf; /* config-time state, see above */
  * takes a global lock on every call, which showed on the session hot path. */
 static EVP_MD *sha256_md;
 
-
 int jpki_cache_pre_config(apr_pool_t *pconf)
 {
     memset(&cache_conf, 0, sizeof(cache_conf));
@@ -84,9 +83,9 @@ int jpki_cache_check_config(server_rec *s)
     if (ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, AP_SOCACHE_DEFAULT_PROVIDER,
                            AP_SOCACHE_PROVIDER_VERSION) == NULL) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                     JPKI_LOGNO(1120) "JPKICache is not set and the default socache provider "
-                     "(mod_socache_shmcb) is missing: LoadModule socache_shmcb_module, or set "
-                     "JPKICache");
+                     JPKI_LOGNO(1120) "JPKICache is not set and the default socache "
+                                      "provider (mod_socache_shmcb) is missing: LoadModule "
+                                      "socache_shmcb_module, or set JPKICache");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -102,33 +101,32 @@ int jpki_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     load_spec(s);
     if (cache_conf.provider == NULL) {
         cache_conf.provider_name = AP_SOCACHE_DEFAULT_PROVIDER;
-        cache_conf.provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,
-                                                 AP_SOCACHE_DEFAULT_PROVIDER,
-                                                 AP_SOCACHE_PROVIDER_VERSION);
+        cache_conf.provider = ap_lookup_provider(
+            AP_SOCACHE_PROVIDER_GROUP, AP_SOCACHE_DEFAULT_PROVIDER, AP_SOCACHE_PROVIDER_VERSION);
         if (cache_conf.provider == NULL) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                          JPKI_LOGNO(1101) "JPKICache is not set and the default socache "
-                         "provider is missing: LoadModule socache_shmcb_module");
+                                          "provider is missing: LoadModule socache_shmcb_module");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
     cache_conf.need_lock = (cache_conf.provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) != 0;
     if (cache_conf.need_lock) {
-        rv = ap_global_mutex_create(&cache_conf.mutex, NULL, JPKI_CACHE_MUTEX_ID, NULL, s, pconf,
-                                    0);
+        rv =
+            ap_global_mutex_create(&cache_conf.mutex, NULL, JPKI_CACHE_MUTEX_ID, NULL, s, pconf, 0);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                          JPKI_LOGNO(1102) "cannot create the jpki-cache mutex (see the Mutex "
-                         "directive)");
+                                          "directive)");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
     for (i = 0; i < JPKI_NS_MAX; i++) {
-        const char *err = cache_conf.provider->create(&cache_conf.inst[i], ns_args(pconf, i),
-                                                      ptemp, pconf);
+        const char *err =
+            cache_conf.provider->create(&cache_conf.inst[i], ns_args(pconf, i), ptemp, pconf);
         if (err != NULL) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                         JPKI_LOGNO(1103) "JPKICache %s: %s", cache_conf.provider_name, err);
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, JPKI_LOGNO(1103) "JPKICache %s: %s",
+                         cache_conf.provider_name, err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         rv = cache_conf.provider->init(cache_conf.inst[i],
@@ -183,9 +181,8 @@ static void unlock(void)
     }
 }
 
-apr_status_t jpki_cache_store(server_rec *s, jpki_cache_ns_e ns, const char *key,
-                              const void *val, apr_size_t len, apr_time_t expiry,
-                              apr_pool_t *p)
+apr_status_t jpki_cache_store(server_rec *s, jpki_cache_ns_e ns, const char *key, const void *val,
+                              apr_size_t len, apr_time_t expiry, apr_pool_t *p)
 {
     unsigned char id[SHA256_DIGEST_LENGTH];
     apr_status_t rv;
@@ -313,8 +310,7 @@ apr_status_t jpki_cache_add(server_rec *s, jpki_cache_ns_e ns, const char *key, 
     rv = get_locked(s, ns, id, p, &old, NULL);
     if (rv == APR_SUCCESS) {
         rv = APR_EEXIST;
-    }
-    else if (rv == APR_NOTFOUND) {
+    } else if (rv == APR_NOTFOUND) {
         rv = cache_conf.provider->store(cache_conf.inst[ns], s, id, sizeof(id), expiry,
                                         (unsigned char *)val, (unsigned int)len, p);
     }

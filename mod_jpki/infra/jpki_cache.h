@@ -32,9 +32,8 @@ int jpki_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 void jpki_cache_child_init(apr_pool_t *p, server_rec *s);
 
 /* APR_SUCCESS stored; other = backend failure (logged by the caller). */
-apr_status_t jpki_cache_store(server_rec *s, jpki_cache_ns_e ns, const char *key,
-                              const void *val, apr_size_t len, apr_time_t expiry,
-                              apr_pool_t *p);
+apr_status_t jpki_cache_store(server_rec *s, jpki_cache_ns_e ns, const char *key, const void *val,
+                              apr_size_t len, apr_time_t expiry, apr_pool_t *p);
 /* APR_SUCCESS hit (value NUL-terminated, copied into p), APR_NOTFOUND miss,
  * other = backend failure: callers must not treat a failure as a miss
  * where that matters (a failure is not "no session"). */

@@ -29,12 +29,12 @@ typedef struct jpki_http_req_t {
 } jpki_http_req_t;
 
 typedef enum {
-    JPKI_HTTP_OK = 0,     /* a complete response, any HTTP status */
-    JPKI_HTTP_CONNECT,    /* refused, unreachable, DNS */
-    JPKI_HTTP_TIMEOUT,    /* connect or total limit */
-    JPKI_HTTP_TLS,        /* handshake failed, certificate not matching the pin */
-    JPKI_HTTP_TOO_LARGE,  /* response over max_response */
-    JPKI_HTTP_OTHER       /* reset, truncated, anything else */
+    JPKI_HTTP_OK = 0,    /* a complete response, any HTTP status */
+    JPKI_HTTP_CONNECT,   /* refused, unreachable, DNS */
+    JPKI_HTTP_TIMEOUT,   /* connect or total limit */
+    JPKI_HTTP_TLS,       /* handshake failed, certificate not matching the pin */
+    JPKI_HTTP_TOO_LARGE, /* response over max_response */
+    JPKI_HTTP_OTHER      /* reset, truncated, anything else */
 } jpki_http_outcome_e;
 
 typedef struct jpki_http_resp_t {

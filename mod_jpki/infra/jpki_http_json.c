@@ -62,13 +62,28 @@ int jpki_json_send(request_rec *r, int status, json_t *o)
     return OK;
 }
 
-int jpki_json_error(request_rec *r, int status, const char *code, const char *msg)
+static json_t *error_object(const char *code, const char *msg)
 {
     json_t *o = json_object();
     json_object_set_new(o, "error", json_string(code));
     json_object_set_new(o, "message", json_string(msg));
+    return o;
+}
+
+int jpki_json_error(request_rec *r, int status, const char *code, const char *msg)
+{
     apr_table_setn(r->err_headers_out, "X-JPKI-Error", code);
-    return jpki_json_send(r, status, o);
+    return jpki_json_send(r, status, error_object(code, msg));
+}
+
+const char *jpki_json_error_body(apr_pool_t *p, const char *code, const char *msg)
+{
+    json_t *o = error_object(code, msg);
+    char *s = json_dumps(o, JSON_COMPACT);
+    const char *body = s ? apr_pstrcat(p, s, "\n", NULL) : "{}\n";
+    json_decref(o);
+    free(s);
+    return body;
 }
 
 int jpki_json_wanted(request_rec *r)

@@ -28,4 +28,8 @@ int jpki_json_error(request_rec *r, int status, const char *code, const char *ms
 /* Does the client prefer JSON to HTML (Accept / X-Requested-With)? */
 int jpki_json_wanted(request_rec *r);
 
+/* The same error object as text, for ap_custom_response (an error
+ * document that must stay JSON): the one error body. */
+const char *jpki_json_error_body(apr_pool_t *p, const char *code, const char *msg);
+
 #endif

@@ -27,8 +27,6 @@ void jpki_metrics_audit(server_rec *s, int ok);
 
 /* --- configuration ------------------------------------------------------ */
 
-
-
 /* --- reading (the status page) -------------------------------------------- */
 
 #define JPKI_METRICS_LATENCY_BUCKETS 11

@@ -1,7 +1,6 @@
 #include "steps/jpki_challenge.h"
 #include "infra/jpki_cache.h"
 #include "cfg/jpki_scope.h"
-#include "steps/jpki_session.h"
 
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -9,7 +8,7 @@
 
 static const char *prelogin_cookie_name(request_rec *r)
 {
-    return jpki_session_prelogin_cookie_name(r->pool, jpki_srv_cfg(r->server));
+    return jpki_cfg_prelogin_cookie_name(r->pool, jpki_srv_cfg(r->server));
 }
 
 static const char *hash_hex(apr_pool_t *p, const char *s)
@@ -36,7 +35,8 @@ const char *jpki_challenge_issue(request_rec *r, apr_status_t *rv)
     jpki_srv_cfg_t *c = jpki_srv_cfg(r->server);
     unsigned char nonce[JPKI_CHALLENGE_BYTES];
     unsigned char pre_raw[16];
-    const char *pre = jpki_session_cookie_get(r, prelogin_cookie_name(r));
+    const char *pre = jpki_util_cookie_get(r->pool, apr_table_get(r->headers_in, "Cookie"),
+                                           prelogin_cookie_name(r));
     const char *text, *rec;
     int lifetime = jpki_cfg_challenge_lifetime(c);
     apr_time_t now = apr_time_now();
@@ -134,7 +134,8 @@ const char *jpki_challenge_consume(request_rec *r, const char *challenge,
     if (apr_time_sec(now) > exp) {
         return JPKI_E_CHALLENGE_EXPIRED;
     }
-    pre = jpki_session_cookie_get(r, prelogin_cookie_name(r));
+    pre = jpki_util_cookie_get(r->pool, apr_table_get(r->headers_in, "Cookie"),
+                               prelogin_cookie_name(r));
     if (pre == NULL || !jpki_util_ct_streq(hash_hex(r->pool, pre), bind)) {
         return JPKI_E_CHALLENGE_BROWSER;
     }

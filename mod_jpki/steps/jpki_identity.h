@@ -22,9 +22,9 @@ typedef struct jpki_identity_t {
     apr_time_t status_checked_at;  /* 0 = never */
     const char *revocation_reason; /* RFC 5280 name, or NULL */
     const char *platform_user_id;  /* PF stable user id, or NULL */
-    const char *pf_cert_id;        /* PF certificate id for liveness checks (never the certificate) */
-    const char *previous_serial;   /* set when this login linked a renewed certificate */
-    int registration;              /* 1: registration session, no REMOTE_USER */
+    const char *pf_cert_id;      /* PF certificate id for liveness checks (never the certificate) */
+    const char *previous_serial; /* set when this login linked a renewed certificate */
+    int registration;            /* 1: registration session, no REMOTE_USER */
 } jpki_identity_t;
 
 /* Fill the certificate-derived fields. */
@@ -50,10 +50,7 @@ const char *jpki_identity_key(apr_pool_t *p, const request_rec *r);
 
 /* --- configuration (directives: JPKI_IDENTITY_CMDS) ----------------------- */
 
-
-
 /* Hooks: scrubbing (post_read_request, post_perdir_config), header export
  * (fixups) and the startup computation of what to scrub (check_config). */
-
 
 #endif

@@ -23,23 +23,6 @@ static apr_time_t touch_interval(const jpki_srv_cfg_t *c)
     return apr_time_from_sec(q < 30 ? (q < 1 ? 1 : q) : 30);
 }
 
-const char *jpki_session_cookie_get(request_rec *r, const char *name)
-{
-    return jpki_util_cookie_get(r->pool, apr_table_get(r->headers_in, "Cookie"), name);
-}
-
-const char *jpki_session_prelogin_cookie_name(apr_pool_t *p, const jpki_srv_cfg_t *c)
-{
-    const char *name = jpki_cfg_cookie_name(c);
-    /* Path=/ always: __Host- whatever the session cookie's own prefix. */
-    if (strncmp(name, JPKI_COOKIE_HOST_PREFIX, 7) == 0) {
-        name += 7;
-    } else if (strncmp(name, "__Secure-", 9) == 0) {
-        name += 9;
-    }
-    return apr_pstrcat(p, JPKI_COOKIE_HOST_PREFIX, name, "_pre", NULL);
-}
-
 const char *jpki_session_log_id(apr_pool_t *p, const char *id)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
@@ -223,7 +206,8 @@ static jpki_session_state_e load_finish(request_rec *r, jpki_srv_cfg_t *c, jpki_
 jpki_session_state_e jpki_session_load(request_rec *r, jpki_session_t **out)
 {
     jpki_srv_cfg_t *c = jpki_srv_cfg(r->server);
-    const char *id = jpki_session_cookie_get(r, jpki_cfg_cookie_name(c));
+    const char *id = jpki_util_cookie_get(r->pool, apr_table_get(r->headers_in, "Cookie"),
+                                          jpki_cfg_cookie_name(c));
     const char *json, *policy = NULL, *scope = NULL;
     char *val;
     apr_status_t rv;
@@ -282,7 +266,8 @@ apr_status_t jpki_session_create(request_rec *r, const jpki_identity_t *id, jpki
 {
     jpki_srv_cfg_t *c = jpki_srv_cfg(r->server);
     unsigned char raw[SESSION_ID_BYTES];
-    const char *old = jpki_session_cookie_get(r, jpki_cfg_cookie_name(c));
+    const char *old = jpki_util_cookie_get(r->pool, apr_table_get(r->headers_in, "Cookie"),
+                                           jpki_cfg_cookie_name(c));
     jpki_session_t *s;
     apr_status_t rv;
 
@@ -315,7 +300,8 @@ apr_status_t jpki_session_create(request_rec *r, const jpki_identity_t *id, jpki
 void jpki_session_destroy(request_rec *r)
 {
     jpki_srv_cfg_t *c = jpki_srv_cfg(r->server);
-    const char *id = jpki_session_cookie_get(r, jpki_cfg_cookie_name(c));
+    const char *id = jpki_util_cookie_get(r->pool, apr_table_get(r->headers_in, "Cookie"),
+                                          jpki_cfg_cookie_name(c));
     if (id != NULL) {
         jpki_session_t *s = NULL;
         switch (jpki_session_load(r, &s)) {

@@ -29,12 +29,6 @@ typedef struct jpki_session_t {
     apr_time_t last_seen;
 } jpki_session_t;
 
-/* Read a cookie value by name (NULL if absent, malformed or ambiguous):
- * jpki_util_cookie_get over the request's Cookie header. */
-const char *jpki_session_cookie_get(request_rec *r, const char *name);
-/* The pre-login cookie: always Path=/, so always "__Host-<base>_pre". */
-const char *jpki_session_prelogin_cookie_name(apr_pool_t *p, const jpki_srv_cfg_t *c);
-
 jpki_session_state_e jpki_session_load(request_rec *r, jpki_session_t **out);
 /* Create a new session (rotating away any session the request carried),
  * store it and set the cookie on r->err_headers_out. */

@@ -83,8 +83,7 @@ static int refuse(request_rec *r, int status, const char *code, const char *msg)
     apr_table_setn(r->err_headers_out, "X-JPKI-Error", code);
     apr_table_setn(r->notes, "jpki-error", code);
     if (jpki_json_wanted(r)) {
-        ap_custom_response(
-            r, status, apr_psprintf(r->pool, "{\"error\":\"%s\",\"message\":\"%s\"}\n", code, msg));
+        ap_custom_response(r, status, jpki_json_error_body(r->pool, code, msg));
     }
     return status;
 }
@@ -94,10 +93,10 @@ static int login_required(request_rec *r)
     jpki_dir_cfg_t *d = jpki_dir_cfg(r);
     if (d->login_page == NULL) {
         /* Certificate-only location: no certificate is a refusal. */
-        jpki_flow_refused(r, "tls", JPKI_E_CERT_MISSING, NULL,
-                          "no session and no client certificate");
+        jpki_pipeline_refused(r, "tls", JPKI_E_CERT_MISSING, NULL,
+                              "no session and no client certificate");
         return refuse(r, HTTP_FORBIDDEN, JPKI_E_CERT_MISSING,
-                      jpki_flow_message(JPKI_E_CERT_MISSING));
+                      jpki_pipeline_message(JPKI_E_CERT_MISSING));
     }
     if (jpki_json_wanted(r) || r->method_number != M_GET) {
         apr_table_setn(r->err_headers_out, "WWW-Authenticate", "JPKI");
@@ -121,34 +120,11 @@ static int login_required(request_rec *r)
 
 static int authn_tls(request_rec *r, const char *pem)
 {
-    jpki_flow_in_t in;
-    jpki_flow_err_t err;
-    jpki_identity_t id;
-    jpki_session_t *sess;
-
-    memset(&in, 0, sizeof(in));
-    in.method = "tls";
-    in.expected = JPKI_CERT_TYPE_AUTH;
-    in.cert = pem;
-    in.cert_len = strlen(pem);
-    if (!jpki_flow_login(r, &in, &id, &err)) {
-        return refuse(r, jpki_flow_http_status(&err, "tls"), err.code, jpki_flow_message(err.code));
+    const char *code = NULL, *msg = NULL;
+    int rc = jpki_pipeline_tls(r, pem, &code, &msg);
+    if (rc != OK) {
+        return refuse(r, rc, code, msg);
     }
-    /* Both proofs end in one session model. */
-    if (jpki_session_create(r, &id, &sess) != APR_SUCCESS) {
-        return refuse(r, HTTP_SERVICE_UNAVAILABLE, "session_unavailable",
-                      "The session store is unavailable.");
-    }
-    /* accounts: registration sessions, signing proofs (jpki_account.c) */
-    if ((sess->ident.registration || jpki_account_wants_signing(r))) {
-        const char *code = NULL;
-        int rc = sess->ident.registration ? jpki_account_registration(r, sess, &code)
-                                          : jpki_register_signing(r, sess, &code);
-        if (rc != OK) {
-            return refuse(r, rc, code, jpki_flow_message(code));
-        }
-    }
-    jpki_identity_export(r, &id);
     mark_set(r);
     return OK;
 }
@@ -165,26 +141,11 @@ static int session_is_cert(request_rec *r, const jpki_session_t *sess, const cha
 
 static int authn_session(request_rec *r, jpki_session_t *sess)
 {
-    const char *code = NULL;
-    int rc;
-    /* A revoked card or a removed account ends the session. */
-    if ((rc = jpki_status_session(r, sess, &code)) != OK ||
-        (rc = jpki_account_session(r, sess, &code)) != OK) {
-        if (rc != HTTP_SERVICE_UNAVAILABLE) {
-            jpki_session_destroy(r);
-        }
-        return refuse(r, rc, code, jpki_flow_message(code));
+    const char *code = NULL, *msg = NULL;
+    int rc = jpki_pipeline_session(r, sess, &code, &msg);
+    if (rc != OK) {
+        return refuse(r, rc, code, msg);
     }
-    /* accounts: registration sessions only where JPKIRegistration allows
-     * them; the signing proof where it is required (jpki_account.c) */
-    if (sess->ident.registration || jpki_account_wants_signing(r)) {
-        rc = sess->ident.registration ? jpki_account_registration(r, sess, &code)
-                                      : jpki_register_signing(r, sess, &code);
-        if (rc != OK) {
-            return refuse(r, rc, code, jpki_flow_message(code));
-        }
-    }
-    jpki_identity_export(r, &sess->ident);
     mark_set(r);
     return OK;
 }

@@ -6,6 +6,7 @@
  */
 #include "steps/account/jpki_account.h"
 #include "infra/jpki_cache.h"
+#include "infra/jpki_http_json.h"
 
 #include "ap_provider.h"
 #include "mod_auth.h"
@@ -24,10 +25,8 @@ static authz_status deny(request_rec *r, const char *code, const char *msg)
     apr_table_setn(r->err_headers_out, "X-JPKI-Error", code);
     apr_table_setn(r->notes, "jpki-error", code);
     apr_table_setn(r->notes, "jpki-authz-error", code);
-    ap_custom_response(r, HTTP_FORBIDDEN,
-                       apr_psprintf(r->pool, "{\"error\":\"%s\",\"message\":\"%s\"}\n", code, msg));
-    ap_custom_response(r, HTTP_UNAUTHORIZED,
-                       apr_psprintf(r->pool, "{\"error\":\"%s\",\"message\":\"%s\"}\n", code, msg));
+    ap_custom_response(r, HTTP_FORBIDDEN, jpki_json_error_body(r->pool, code, msg));
+    ap_custom_response(r, HTTP_UNAUTHORIZED, jpki_json_error_body(r->pool, code, msg));
     return AUTHZ_DENIED;
 }
 
@@ -58,8 +57,10 @@ static const char *age_parse(cmd_parms *cmd, const char *line, const void **pars
     int n;
     int *v;
     if (!jpki_util_parse_int(line, 0, 150, 1, &n)) {
-        return apr_psprintf(cmd->pool, "Require jpki-age-over: '%s' is not a whole number of "
-                                       "years from 0 to 150", line);
+        return apr_psprintf(cmd->pool,
+                            "Require jpki-age-over: '%s' is not a whole number of "
+                            "years from 0 to 150",
+                            line);
     }
     v = apr_palloc(cmd->pool, sizeof(*v));
     *v = n;
@@ -87,8 +88,8 @@ static int account_age(request_rec *r, const char *account)
     apr_time_t expiry;
 
     jpki_day_jst(r->request_time, &y, &m, &d);
-    key = jpki_account_cache_key(
-        r, "age", apr_psprintf(r->pool, "%s:%04d-%02d-%02d", account, y, m, d));
+    key = jpki_account_cache_key(r, "age",
+                                 apr_psprintf(r->pool, "%s:%04d-%02d-%02d", account, y, m, d));
     if (jpki_cache_get(r->server, JPKI_NS_ACCOUNT, key, r->pool, &val, NULL) == APR_SUCCESS) {
         return atoi(val);
     }
@@ -101,13 +102,13 @@ static int account_age(request_rec *r, const char *account)
     }
     if (rows->nelts == 0 || APR_ARRAY_IDX(rows, 0, const char **)[0] == NULL) {
         age = -1;
-    }
-    else {
+    } else {
         age = jpki_age_years(APR_ARRAY_IDX(rows, 0, const char **)[0], y, m, d);
         if (age < 0) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           JPKI_LOGNO(0740) "account=%s: the stored birth date is not a valid "
-                          "YYYY-MM-DD date in the past", account);
+                                           "YYYY-MM-DD date in the past",
+                          account);
         }
     }
     /* Until the end of the JST day, and no longer than the account TTL so
@@ -132,11 +133,9 @@ static authz_status age_check(request_rec *r, const char *line, const void *pars
     if (r->user == NULL) {
         return AUTHZ_DENIED_NO_USER;
     }
-    if (!is_account(r) ||
-        jpki_account_cfg(r->server)->store != JPKI_ACCOUNT_STORE_DBD) {
+    if (!is_account(r) || jpki_account_cfg(r->server)->store != JPKI_ACCOUNT_STORE_DBD) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      JPKI_LOGNO(0741) "jpki-age-over %d: no account with a stored birth date",
-                      n);
+                      JPKI_LOGNO(0741) "jpki-age-over %d: no account with a stored birth date", n);
         return deny(r, JPKI_E_AGE_UNKNOWN, "Your age is not known to this site.");
     }
     age = account_age(r, r->user);
@@ -152,8 +151,7 @@ static authz_status age_check(request_rec *r, const char *line, const void *pars
     }
     if (age < n) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      JPKI_LOGNO(0743) "jpki-age-over %d: account=%s is under age", n,
-                      r->user);
+                      JPKI_LOGNO(0743) "jpki-age-over %d: account=%s is under age", n, r->user);
         return deny(r, JPKI_E_AGE_UNDER, "This page is not available at your age.");
     }
     apr_table_setn(r->subprocess_env, apr_psprintf(r->pool, "JPKI_AGE_OVER_%d", n), "1");
@@ -169,4 +167,17 @@ void jpki_authz_register(apr_pool_t *p)
                               &account_provider, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "jpki-age-over", AUTHZ_PROVIDER_VERSION,
                               &age_provider, AP_AUTH_INTERNAL_PER_CONF);
+}
+
+/* After authorization: a registration session has no REMOTE_USER; an
+ * authz refusal that another Require overruled leaves no error header. */
+int jpki_authz_fixups(request_rec *r)
+{
+    if (apr_table_get(r->notes, "jpki-registration") != NULL) {
+        r->user = NULL;
+    }
+    if (apr_table_get(r->notes, "jpki-authz-error") != NULL) {
+        apr_table_unset(r->err_headers_out, "X-JPKI-Error");
+    }
+    return DECLINED;
 }

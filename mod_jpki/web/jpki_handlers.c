@@ -8,7 +8,7 @@
 #include "core/jpki_login_core.h"
 #include "steps/jpki_session.h"
 
-static int handle_challenge(request_rec *r)
+int jpki_handlers_challenge(request_rec *r)
 {
     apr_status_t rv;
     const char *text;
@@ -35,11 +35,11 @@ static int handle_challenge(request_rec *r)
 
 static int bad_request(request_rec *r, const char *code, const char *why)
 {
-    jpki_flow_refused(r, "challenge", code, NULL, why);
+    jpki_pipeline_refused(r, "challenge", code, NULL, why);
     return jpki_json_error(r, HTTP_BAD_REQUEST, code, why);
 }
 
-static int handle_login(request_rec *r)
+int jpki_handlers_login(request_rec *r)
 {
     const char *ctype = apr_table_get(r->headers_in, "Content-Type");
     char *body;
@@ -48,7 +48,7 @@ static int handle_login(request_rec *r)
     json_t *o;
     const char *why = NULL, *code;
     jpki_login_body_t in;
-    jpki_flow_err_t err;
+    jpki_step_err_t err;
     jpki_identity_t id;
     jpki_session_t *sess;
 
@@ -64,7 +64,7 @@ static int handle_login(request_rec *r)
     }
     rc = jpki_json_read_body(r, JPKI_LOGIN_MAX_BODY, &body, &len);
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        jpki_flow_refused(r, "challenge", "body_too_large", NULL, "body over 64 KiB");
+        jpki_pipeline_refused(r, "challenge", "body_too_large", NULL, "body over 64 KiB");
         return jpki_json_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
                                "The request body is larger than 64 KiB.");
     }
@@ -72,14 +72,14 @@ static int handle_login(request_rec *r)
         return bad_request(r, "malformed_request", "the request body could not be read");
     }
     /* Typed, bounded fields; client_data's content is checked only after
-     * the challenge is consumed (jpki_flow_challenge). */
+     * the challenge is consumed (jpki_pipeline_challenge). */
     if ((code = jpki_login_body_parse(r->pool, body, len, &in, &why)) != NULL) {
         return bad_request(r, code, why);
     }
-    if (!jpki_flow_challenge(r, JPKI_CERT_TYPE_AUTH, in.challenge, in.client_data,
-                             in.certificate, in.signature, in.signature_len, &id, &err)) {
-        return jpki_json_error(r, jpki_flow_http_status(&err, "challenge"), err.code,
-                               jpki_flow_message(err.code));
+    if (!jpki_pipeline_challenge(r, JPKI_CERT_TYPE_AUTH, in.challenge, in.client_data,
+                                 in.certificate, in.signature, in.signature_len, &id, &err)) {
+        return jpki_json_error(r, jpki_pipeline_http_status(&err, "challenge"), err.code,
+                               jpki_pipeline_message(err.code));
     }
     if (jpki_session_create(r, &id, &sess) != APR_SUCCESS) {
         return jpki_json_error(r, HTTP_SERVICE_UNAVAILABLE, "session_unavailable",
@@ -115,7 +115,7 @@ static const char *logout_cross_site(request_rec *r)
     return NULL;
 }
 
-static int handle_logout(request_rec *r)
+int jpki_handlers_logout(request_rec *r)
 {
     json_t *o;
     const char *why;
@@ -136,21 +136,4 @@ static int handle_logout(request_rec *r)
     o = json_object();
     json_object_set_new(o, "status", json_string("ok"));
     return jpki_json_send(r, HTTP_OK, o);
-}
-
-int jpki_handlers_handle(request_rec *r)
-{
-    if (r->handler == NULL || strncmp(r->handler, "jpki-", 5) != 0) {
-        return DECLINED;
-    }
-    if (strcmp(r->handler, "jpki-challenge") == 0) {
-        return handle_challenge(r);
-    }
-    if (strcmp(r->handler, "jpki-login") == 0) {
-        return handle_login(r);
-    }
-    if (strcmp(r->handler, "jpki-logout") == 0) {
-        return handle_logout(r);
-    }
-    return DECLINED;
 }

@@ -158,9 +158,8 @@ static int identity_fixups(request_rec *r)
         }
     }
     if (pass & JPKI_PASS_HEADERS) {
-        const char *prefix = d->header_prefix ? d->header_prefix : JPKI_DEFAULT_HEADER_PREFIX;
-        const char *uh =
-            d->remote_user_header ? d->remote_user_header : JPKI_DEFAULT_REMOTE_USER_HEADER;
+        const char *prefix = jpki_cfg_header_prefix(d);
+        const char *uh = jpki_cfg_remote_user_header(d);
         if (r->user != NULL) {
             apr_table_set(r->headers_in, uh, jpki_export_header_value(r->pool, r->user));
             exported = jpki_export_normalise(r->pool, uh);

@@ -204,13 +204,10 @@ static int send_prometheus(request_rec *r, const jpki_metrics_snapshot_t *m)
     return OK;
 }
 
-static int status_page_handler(request_rec *r)
+int jpki_status_page_handle(request_rec *r)
 {
     jpki_metrics_snapshot_t m;
     const char *fmt;
-    if (r->handler == NULL || strcmp(r->handler, "jpki-status") != 0) {
-        return DECLINED;
-    }
     if (r->method_number != M_GET) {
         apr_table_setn(r->err_headers_out, "Allow", "GET, HEAD");
         return jpki_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
@@ -229,10 +226,4 @@ static int status_page_handler(request_rec *r)
         return send_prometheus(r, &m);
     }
     return send_json(r, &m);
-}
-
-void jpki_status_page_register_hooks(apr_pool_t *p)
-{
-    (void)p;
-    ap_hook_handler(status_page_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

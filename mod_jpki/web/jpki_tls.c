@@ -139,5 +139,4 @@ void jpki_tls_register_hooks(apr_pool_t *p)
 {
     (void)p;
     APR_OPTIONAL_HOOK(ssl, init_server, jpki_tls_init_server, NULL, NULL, APR_HOOK_MIDDLE);
-    jpki_tls_conf_register_hooks(p);
 }

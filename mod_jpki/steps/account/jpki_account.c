@@ -30,8 +30,7 @@
 const char *jpki_account_cache_key(request_rec *r, const char *kind, const char *id)
 {
     server_rec *s = r->server;
-    return apr_psprintf(r->pool, "%s|%s:%u|%s", kind,
-                        s->server_hostname ? s->server_hostname : "-",
+    return apr_psprintf(r->pool, "%s|%s:%u|%s", kind, s->server_hostname ? s->server_hostname : "-",
                         (unsigned)(s->addrs ? s->addrs->host_port : s->port), id);
 }
 
@@ -42,12 +41,12 @@ static const char *cache_key(request_rec *r, const char *serial)
 
 void jpki_account_cache_forget(request_rec *r, const char *serial)
 {
-    apr_status_t rv = jpki_cache_remove(r->server, JPKI_NS_ACCOUNT, cache_key(r, serial),
-                                        r->pool);
+    apr_status_t rv = jpki_cache_remove(r->server, JPKI_NS_ACCOUNT, cache_key(r, serial), r->pool);
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
                       JPKI_LOGNO(0720) "account cache: cannot drop serial=%s (JPKICache); it "
-                      "expires after JPKIAccountCacheTTL", serial);
+                                       "expires after JPKIAccountCacheTTL",
+                      serial);
     }
 }
 
@@ -58,18 +57,17 @@ void jpki_account_cache_put(request_rec *r, const char *serial, const char *acco
     if (jpki_cfg_account_cache_ttl(c) == 0) {
         return;
     }
-    rv = jpki_cache_store(r->server, JPKI_NS_ACCOUNT, cache_key(r, serial), account,
-                          strlen(account), apr_time_now() + apr_time_from_sec(jpki_cfg_account_cache_ttl(c)),
-                          r->pool);
+    rv = jpki_cache_store(
+        r->server, JPKI_NS_ACCOUNT, cache_key(r, serial), account, strlen(account),
+        apr_time_now() + apr_time_from_sec(jpki_cfg_account_cache_ttl(c)), r->pool);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
-                      JPKI_LOGNO(0721) "account cache: cannot store serial=%s (JPKICache)",
-                      serial);
+                      JPKI_LOGNO(0721) "account cache: cannot store serial=%s (JPKICache)", serial);
     }
 }
 
-apr_status_t jpki_account_sql_lookup(request_rec *r, jpki_sql_t **db, jpki_sql_e q,
-                                     const char *arg, const char **out)
+apr_status_t jpki_account_sql_lookup(request_rec *r, jpki_sql_t **db, jpki_sql_e q, const char *arg,
+                                     const char **out)
 {
     apr_array_header_t *rows;
     const char *args[1];
@@ -97,8 +95,7 @@ apr_status_t jpki_account_resolve(request_rec *r, jpki_sql_t **db, const char *s
 
     *account = NULL;
     if (jpki_cfg_account_cache_ttl(c) > 0) {
-        rv = jpki_cache_get(r->server, JPKI_NS_ACCOUNT, cache_key(r, serial), r->pool,
-                            &val, NULL);
+        rv = jpki_cache_get(r->server, JPKI_NS_ACCOUNT, cache_key(r, serial), r->pool, &val, NULL);
         if (rv == APR_SUCCESS && val[0] != '\0') {
             *account = val;
             return APR_SUCCESS;

@@ -8,7 +8,8 @@
 #ifndef JPKI_ACCOUNT_H
 #define JPKI_ACCOUNT_H
 
-#include "steps/status/jpki_status.h"
+#include "steps/jpki_step.h"
+#include "steps/jpki_identity.h"
 
 /* Stable error codes (docs/errors.md) */
 #define JPKI_E_NO_ACCOUNT          "no_account"
@@ -25,54 +26,22 @@
 #define JPKI_E_ACCOUNT_API_UNCONFIGURED    "account_api_unconfigured"
 #define JPKI_E_ACCOUNT_LINK_CONFLICT       "account_link_conflict"
 
-
-
 /* Request headers that carry the signing-certificate proof (JPKIRegistration
  * Signing); removed from the request once read. */
 #define JPKI_SIGN_HDR_CHALLENGE   "X-JPKISign-Challenge"
 #define JPKI_SIGN_HDR_CERTIFICATE "X-JPKISign-Certificate"
 #define JPKI_SIGN_HDR_SIGNATURE   "X-JPKISign-Signature"
 
-
-/* 1 when the caller proved the token; else 0 with the error response sent
- * and *rc what the handler returns. */
-int jpki_account_api_authenticate(request_rec *r, int *rc);
-
-
-
-/* Hooks: authz providers, the jpki-account handler, fixups, the mod_dbd
- * statement preparation. Called from mod_jpki.c's register_hooks. */
-void jpki_account_register_hooks(apr_pool_t *p);
-
 /* Login step after the status check: set id->account (or make it a
  * registration session). Returns 1 to continue; 0 with err filled. */
-int jpki_account_login(request_rec *r, const jpki_cert_t *c, const jpki_status_result_t *st,
-                       jpki_identity_t *id, jpki_flow_err_t *err);
+int jpki_account_login(request_rec *r, const jpki_cert_t *c, const jpki_renewal_t *st,
+                       jpki_identity_t *id, jpki_step_err_t *err);
 
 /* Session step: the account still exists (a removed account ends the
  * session). A registration session whose serial has meanwhile been linked
  * is upgraded to an account session here. Returns OK, or an HTTP status
  * with *code set. */
-int jpki_account_session(request_rec *r, jpki_session_t *sess, const char **code);
-
-/* AuthType JPKI accepted an identity that is a registration session (no
- * account). Returns OK when this location accepts it (JPKIRegistration On
- * or Signing: the signing proof is verified here), else an HTTP status with
- * *code set. Sets r->user to "" for the authorization phase; the fixups
- * hook removes it again so that no REMOTE_USER reaches the backend. */
-int jpki_account_registration(request_rec *r, jpki_session_t *sess, const char **code);
-
-/* Per-location: does JPKIRegistration Signing apply (then the proof is
- * required even in an account session)? */
-int jpki_account_wants_signing(request_rec *r);
-
-/* jpki_register.c: verify the signing-certificate proof of this request and
- * export the 4 facts (this request only). OK or an HTTP status + *code. */
-int jpki_register_signing(request_rec *r, jpki_session_t *sess, const char **code);
-/* jpki_register.c: SetHandler jpki-account (internal endpoint). */
-int jpki_register_handler(request_rec *r);
-/* jpki_authz.c */
-void jpki_authz_register(apr_pool_t *p);
+int jpki_account_session(request_rec *r, jpki_identity_t *id, int *changed, const char **code);
 
 /* Store primitives shared by jpki_account.c, jpki_register.c, jpki_authz.c. */
 /* Run a prepared statement. select: 1 = query rows into *rows (array of
@@ -96,5 +65,9 @@ void jpki_account_cache_forget(request_rec *r, const char *serial);
  * NULL when unknown. APR_SUCCESS or a store failure. */
 apr_status_t jpki_account_resolve(request_rec *r, jpki_sql_t **db, const char *serial,
                                   const char **account);
+/* post_config hook, before mod_dbd's: prepares the statements
+ * (jpki_account_store.c). */
+int jpki_account_store_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                   server_rec *s);
 
 #endif

@@ -7,17 +7,11 @@
 
 #include "steps/account/jpki_account.h"
 
-
 /* Remember serial -> account for JPKIAccountCacheTTL (jpki_account.c). */
 void jpki_account_cache_put(request_rec *r, const char *serial, const char *account);
 
 /* One-column, one-argument SELECT; opens *db on first use (jpki_account.c). */
-apr_status_t jpki_account_sql_lookup(request_rec *r, jpki_sql_t **db, jpki_sql_e q,
-                                     const char *arg, const char **out);
-
-/* post_config hook, before mod_dbd's: prepares the statements
- * (jpki_account_store.c). */
-int jpki_account_store_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                                   server_rec *s);
+apr_status_t jpki_account_sql_lookup(request_rec *r, jpki_sql_t **db, jpki_sql_e q, const char *arg,
+                                     const char **out);
 
 #endif

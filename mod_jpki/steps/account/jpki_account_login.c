@@ -16,7 +16,7 @@
 
 /* -------------------------------------------------------------- login -- */
 
-static int fail(jpki_flow_err_t *err, jpki_flow_kind_e kind, const char *code, const char *detail)
+static int fail(jpki_step_err_t *err, jpki_step_kind_e kind, const char *code, const char *detail)
 {
     err->kind = kind;
     err->code = code;
@@ -38,7 +38,7 @@ static void touch(request_rec *r, jpki_sql_t *db, const char *serial)
  * card race: the primary key decides, the loser reads the winner's row. */
 static int link_successor(request_rec *r, jpki_sql_t *db, const jpki_cert_t *c, const char *acct,
                           const char *pred, const char *via, jpki_identity_t *id,
-                          jpki_flow_err_t *err)
+                          jpki_step_err_t *err)
 {
     const char *now = jpki_util_time_iso(r->pool, apr_time_now());
     const char *args[6];
@@ -53,10 +53,9 @@ static int link_successor(request_rec *r, jpki_sql_t *db, const jpki_cert_t *c, 
     args[5] = now;
     if (jpki_sql_write(r, db, JPKI_SQL_LINK, 6, args, &n, &constraint) != APR_SUCCESS) {
         if (!constraint ||
-            jpki_account_sql_lookup(r, &db, JPKI_SQL_LOOKUP, c->serial, &winner) !=
-                APR_SUCCESS ||
+            jpki_account_sql_lookup(r, &db, JPKI_SQL_LOOKUP, c->serial, &winner) != APR_SUCCESS ||
             winner == NULL) {
-            return fail(err, JPKI_FLOW_UNAVAILABLE, JPKI_E_ACCOUNT_UNAVAILABLE,
+            return fail(err, JPKI_STEP_UNAVAILABLE, JPKI_E_ACCOUNT_UNAVAILABLE,
                         "the account store could not link the renewed certificate");
         }
         acct = winner;
@@ -66,14 +65,14 @@ static int link_successor(request_rec *r, jpki_sql_t *db, const jpki_cert_t *c, 
     id->previous_serial = pred;
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                   JPKI_LOGNO(0730) "renewed certificate linked: serial=%s previous=%s "
-                  "account=%s via=%s%s",
+                                   "account=%s via=%s%s",
                   c->serial, pred ? pred : "-", acct, via, winner ? " (concurrent login)" : "");
     jpki_audit_decision(r, "relink", "ok", id->method, c->serial, acct);
     return 1;
 }
 
-int jpki_account_login(request_rec *r, const jpki_cert_t *c, const jpki_status_result_t *st,
-                       jpki_identity_t *id, jpki_flow_err_t *err)
+int jpki_account_login(request_rec *r, const jpki_cert_t *c, const jpki_renewal_t *st,
+                       jpki_identity_t *id, jpki_step_err_t *err)
 {
     jpki_account_srv_t *cfg = jpki_account_cfg(r->server);
     jpki_sql_t *db = NULL;
@@ -95,7 +94,7 @@ int jpki_account_login(request_rec *r, const jpki_cert_t *c, const jpki_status_r
     }
     /* 1. The hot path: cache, then one SQL lookup. */
     if (jpki_account_resolve(r, &db, c->serial, &acct) != APR_SUCCESS) {
-        return fail(err, JPKI_FLOW_UNAVAILABLE, JPKI_E_ACCOUNT_UNAVAILABLE,
+        return fail(err, JPKI_STEP_UNAVAILABLE, JPKI_E_ACCOUNT_UNAVAILABLE,
                     "the account store is unavailable");
     }
     if (acct != NULL) {
@@ -107,21 +106,21 @@ int jpki_account_login(request_rec *r, const jpki_cert_t *c, const jpki_status_r
     }
     /* 2. Successor resolution: a renewed card has a new serial. */
     if (st->link_pending) {
-        return fail(err, JPKI_FLOW_UNAVAILABLE, JPKI_E_LINK_PENDING,
+        return fail(err, JPKI_STEP_UNAVAILABLE, JPKI_E_LINK_PENDING,
                     "the platform has no renewal link data for this certificate yet");
     }
     pred = st->predecessor_serial;
     if (st->platform_user_id != NULL) {
         if (jpki_account_sql_lookup(r, &db, JPKI_SQL_BY_USER, st->platform_user_id, &acct) !=
             APR_SUCCESS) {
-            return fail(err, JPKI_FLOW_UNAVAILABLE, JPKI_E_ACCOUNT_UNAVAILABLE,
+            return fail(err, JPKI_STEP_UNAVAILABLE, JPKI_E_ACCOUNT_UNAVAILABLE,
                         "the account store is unavailable");
         }
         via = "platform_user_id";
     }
     if (acct == NULL && pred != NULL) {
         if (jpki_account_resolve(r, &db, pred, &acct) != APR_SUCCESS) {
-            return fail(err, JPKI_FLOW_UNAVAILABLE, JPKI_E_ACCOUNT_UNAVAILABLE,
+            return fail(err, JPKI_STEP_UNAVAILABLE, JPKI_E_ACCOUNT_UNAVAILABLE,
                         "the account store is unavailable");
         }
         via = "predecessor_serial";
@@ -129,7 +128,7 @@ int jpki_account_login(request_rec *r, const jpki_cert_t *c, const jpki_status_r
     if (acct != NULL) {
         if (pred == NULL &&
             jpki_account_sql_lookup(r, &db, JPKI_SQL_LATEST, acct, &pred) != APR_SUCCESS) {
-            return fail(err, JPKI_FLOW_UNAVAILABLE, JPKI_E_ACCOUNT_UNAVAILABLE,
+            return fail(err, JPKI_STEP_UNAVAILABLE, JPKI_E_ACCOUNT_UNAVAILABLE,
                         "the account store is unavailable");
         }
         return link_successor(r, db, c, acct, pred, via, id, err);
@@ -139,17 +138,16 @@ int jpki_account_login(request_rec *r, const jpki_cert_t *c, const jpki_status_r
         id->account = NULL;
         id->registration = 1;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      JPKI_LOGNO(0731) "no account for serial=%s: registration session",
-                      c->serial);
+                      JPKI_LOGNO(0731) "no account for serial=%s: registration session", c->serial);
         return 1;
     }
-    return fail(err, JPKI_FLOW_REFUSED, JPKI_E_NO_ACCOUNT,
+    return fail(err, JPKI_STEP_REFUSED, JPKI_E_NO_ACCOUNT,
                 "no account is linked to this certificate (JPKIUnknownCertificate deny)");
 }
 
 /* ------------------------------------------------------------ session -- */
 
-int jpki_account_session(request_rec *r, jpki_session_t *sess, const char **code)
+int jpki_account_session(request_rec *r, jpki_identity_t *id, int *changed, const char **code)
 {
     jpki_account_srv_t *cfg = jpki_account_cfg(r->server);
     jpki_sql_t *db = NULL;
@@ -158,90 +156,32 @@ int jpki_account_session(request_rec *r, jpki_session_t *sess, const char **code
     if (cfg->store != JPKI_ACCOUNT_STORE_DBD) {
         return OK;
     }
-    if (jpki_account_resolve(r, &db, sess->ident.serial, &acct) != APR_SUCCESS) {
+    if (jpki_account_resolve(r, &db, id->serial, &acct) != APR_SUCCESS) {
         *code = JPKI_E_ACCOUNT_UNAVAILABLE;
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    if (sess->ident.registration) {
+    if (id->registration) {
         if (acct != NULL) {
             /* The site linked the account meanwhile: the session becomes a
              * normal one without a second login. */
-            sess->ident.account = acct;
-            sess->ident.registration = 0;
-            jpki_session_save(r, sess);
+            id->account = acct;
+            id->registration = 0;
+            *changed = 1; /* the pipeline saves the session */
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           JPKI_LOGNO(0732) "registration session of serial=%s now has "
-                          "account=%s", sess->ident.serial, acct);
-            jpki_audit_decision(r, "registration", "linked", sess->ident.method,
-                                sess->ident.serial, acct);
+                                           "account=%s",
+                          id->serial, acct);
+            jpki_audit_decision(r, "registration", "linked", id->method, id->serial, acct);
         }
         return OK;
     }
-    if (acct == NULL || sess->ident.account == NULL || strcmp(acct, sess->ident.account) != 0) {
+    if (acct == NULL || id->account == NULL || strcmp(acct, id->account) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                       JPKI_LOGNO(0733) "session refused: serial=%s is no longer linked to "
-                      "account=%s", sess->ident.serial,
-                      sess->ident.account ? sess->ident.account : "-");
+                                       "account=%s",
+                      id->serial, id->account ? id->account : "-");
         *code = JPKI_E_ACCOUNT_REMOVED;
         return HTTP_FORBIDDEN;
     }
     return OK;
-}
-
-int jpki_account_wants_signing(request_rec *r)
-{
-    jpki_account_dir_t *d = jpki_account_dir_cfg(r);
-    return d->registration == JPKI_REG_SIGNING;
-}
-
-int jpki_account_registration(request_rec *r, jpki_session_t *sess, const char **code)
-{
-    jpki_account_dir_t *d = jpki_account_dir_cfg(r);
-    int rc;
-    if (d->registration != JPKI_REG_ON && d->registration != JPKI_REG_SIGNING) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      JPKI_LOGNO(0734) "registration session of serial=%s refused here "
-                      "(no JPKIRegistration on this location)", sess->ident.serial);
-        *code = JPKI_E_NO_ACCOUNT;
-        return HTTP_FORBIDDEN;
-    }
-    if (d->registration == JPKI_REG_SIGNING &&
-        (rc = jpki_register_signing(r, sess, code)) != OK) {
-        return rc;
-    }
-    /* httpd insists on a user after authentication; the fixups hook takes
-     * it away again before any backend sees it. */
-    r->user = "";
-    apr_table_setn(r->notes, "jpki-registration", "1");
-    return OK;
-}
-
-/* After authorization: a registration session has no REMOTE_USER; an
- * authz refusal that another Require overruled leaves no error header. */
-static int account_fixups(request_rec *r)
-{
-    if (apr_table_get(r->notes, "jpki-registration") != NULL) {
-        r->user = NULL;
-    }
-    if (apr_table_get(r->notes, "jpki-authz-error") != NULL) {
-        apr_table_unset(r->err_headers_out, "X-JPKI-Error");
-    }
-    return DECLINED;
-}
-
-static int account_handler(request_rec *r)
-{
-    if (r->handler == NULL || strcmp(r->handler, "jpki-account") != 0) {
-        return DECLINED;
-    }
-    return jpki_register_handler(r);
-}
-
-void jpki_account_register_hooks(apr_pool_t *p)
-{
-    static const char *const succ[] = {"mod_dbd.c", NULL};
-    ap_hook_post_config(jpki_account_store_post_config, NULL, succ, APR_HOOK_FIRST);
-    ap_hook_fixups(account_fixups, NULL, NULL, APR_HOOK_FIRST);
-    ap_hook_handler(account_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    jpki_authz_register(p);
 }

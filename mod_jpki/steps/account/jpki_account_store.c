@@ -18,8 +18,8 @@
 static const int sql_ncols[JPKI_SQL_MAX] = {1, 1, 1, 0, 0, 0, 1, 0, 2, 0, 0, 0};
 
 /* mod_dbd's functions, looked up once at startup (read-only afterwards). */
-static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) * dbd_acquire_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) * dbd_prepare_fn;
 
 struct jpki_sql_t {
     ap_dbd_t *dbd;
@@ -46,9 +46,10 @@ int jpki_account_store_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool
         int i;
         if (c->store != JPKI_ACCOUNT_STORE_DBD) {
             if (c->store == JPKI_ACCOUNT_STORE_UNSET && jpki_srv_cfg(vs)->trust_files) {
-                ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, vs,
-                             JPKI_LOGNO(0703) "JPKIAccountStore none: the certificate serial "
-                             "is the account (no renewal following; development only)");
+                ap_log_error(
+                    APLOG_MARK, APLOG_DEBUG, 0, vs,
+                    JPKI_LOGNO(0703) "JPKIAccountStore none: the certificate serial "
+                                     "is the account (no renewal following; development only)");
             }
             continue;
         }
@@ -81,7 +82,7 @@ jpki_sql_t *jpki_sql_open(request_rec *r)
     if (dbd == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       JPKI_LOGNO(0710) "account store unavailable: no database connection "
-                      "(mod_dbd; see its log lines)");
+                                       "(mod_dbd; see its log lines)");
         return NULL;
     }
     db = apr_pcalloc(r->pool, sizeof(*db));
@@ -91,12 +92,13 @@ jpki_sql_t *jpki_sql_open(request_rec *r)
 
 static apr_dbd_prepared_t *statement(request_rec *r, jpki_sql_t *db, jpki_sql_e q)
 {
-    apr_dbd_prepared_t *st = apr_hash_get(db->dbd->prepared, label(r->pool, q),
-                                          APR_HASH_KEY_STRING);
+    apr_dbd_prepared_t *st =
+        apr_hash_get(db->dbd->prepared, label(r->pool, q), APR_HASH_KEY_STRING);
     if (st == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       JPKI_LOGNO(0711) "account statement '%s' is not prepared on this "
-                      "connection (JPKIAccountSQL; does the schema exist?)", jpki_account_sql_names[q]);
+                                       "connection (JPKIAccountSQL; does the schema exist?)",
+                      jpki_account_sql_names[q]);
     }
     return st;
 }
@@ -135,7 +137,8 @@ static apr_dbd_prepared_t *reprepare(request_rec *r, jpki_sql_t *db, jpki_sql_e 
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   JPKI_LOGNO(0718) "account store: statements prepared again on a reconnected "
-                  "database connection (after '%s' failed)", jpki_account_sql_names[q]);
+                                   "database connection (after '%s' failed)",
+                  jpki_account_sql_names[q]);
     return want;
 }
 
@@ -151,8 +154,8 @@ static int is_constraint(const char *msg)
 static void log_sql(request_rec *r, jpki_sql_e q, int rv, int n)
 {
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  JPKI_LOGNO(0712) "account sql: statement=%s rv=%d rows=%d", jpki_account_sql_names[q], rv,
-                  n);
+                  JPKI_LOGNO(0712) "account sql: statement=%s rv=%d rows=%d",
+                  jpki_account_sql_names[q], rv, n);
 }
 
 apr_status_t jpki_sql_select(request_rec *r, jpki_sql_t *db, jpki_sql_e q, int nargs,
@@ -170,14 +173,13 @@ apr_status_t jpki_sql_select(request_rec *r, jpki_sql_t *db, jpki_sql_e q, int n
     rv = apr_dbd_pselect(db->dbd->driver, r->pool, db->dbd->handle, &res, st, 1, nargs, args);
     if (rv != 0 && (st = reprepare(r, db, q)) != NULL) {
         log_sql(r, q, rv, 0);
-        rv = apr_dbd_pselect(db->dbd->driver, r->pool, db->dbd->handle, &res, st, 1, nargs,
-                             args);
+        rv = apr_dbd_pselect(db->dbd->driver, r->pool, db->dbd->handle, &res, st, 1, nargs, args);
     }
     if (rv != 0) {
         log_sql(r, q, rv, 0);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      JPKI_LOGNO(0713) "account store query '%s' failed: %s", jpki_account_sql_names[q],
-                      apr_dbd_error(db->dbd->driver, db->dbd->handle, rv));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r, JPKI_LOGNO(0713) "account store query '%s' failed: %s",
+            jpki_account_sql_names[q], apr_dbd_error(db->dbd->driver, db->dbd->handle, rv));
         return APR_EGENERAL;
     }
     cols = apr_dbd_num_cols(db->dbd->driver, res);
@@ -185,7 +187,8 @@ apr_status_t jpki_sql_select(request_rec *r, jpki_sql_t *db, jpki_sql_e q, int n
         log_sql(r, q, rv, 0);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       JPKI_LOGNO(0714) "account statement '%s' returns %d column(s), needs %d "
-                      "(JPKIAccountSQL)", jpki_account_sql_names[q], cols, sql_ncols[q]);
+                                       "(JPKIAccountSQL)",
+                      jpki_account_sql_names[q], cols, sql_ncols[q]);
         return APR_EGENERAL;
     }
     while (apr_dbd_get_row(db->dbd->driver, r->pool, res, &row, -1) == 0) {
@@ -232,7 +235,8 @@ apr_status_t jpki_sql_write(request_rec *r, jpki_sql_t *db, jpki_sql_e q, int na
     }
     if (rv != 0) {
         ap_log_rerror(APLOG_MARK, *constraint ? APLOG_INFO : APLOG_ERR, 0, r,
-                      JPKI_LOGNO(0715) "account store write '%s' failed%s: %s", jpki_account_sql_names[q],
+                      JPKI_LOGNO(0715) "account store write '%s' failed%s: %s",
+                      jpki_account_sql_names[q],
                       *constraint ? " (constraint: a concurrent request won)" : "",
                       msg ? msg : "(no message)");
         return APR_EGENERAL;

@@ -26,7 +26,7 @@
 #include <openssl/sha.h>
 #include <openssl/err.h>
 
-#define POLL_INTERVAL        apr_time_from_msec(20)
+#define POLL_INTERVAL apr_time_from_msec(20)
 
 /* -------------------------------------------------------------- call -- */
 
@@ -57,23 +57,21 @@ static int call_source(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_sta
                       JPKI_LOGNO(0508) "status %s %s serial=%s: %s%s%s (%ld ms)",
                       provider_name(cfg), q->purpose, q->serial, outcome,
                       res->reason ? " reason=" : "", res->reason ? res->reason : "", ms);
-    }
-    else {
+    } else {
         outcome = apr_pstrcat(r->pool, "error:", res->error ? res->error : "unknown", NULL);
         if (res->config_error) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           JPKI_LOGNO(0509) "configuration error: the platform operator "
-                          "refused our bearer token (HTTP 401); check JPKIPlatformTokenFile %s",
+                                           "refused our bearer token (HTTP 401); check "
+                                           "JPKIPlatformTokenFile %s",
                           sc->pf_token_file);
-        }
-        else {
+        } else {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          JPKI_LOGNO(0510) "status %s %s serial=%s failed: %s",
-                          provider_name(cfg), q->purpose, q->serial, why ? why : "no answer");
+                          JPKI_LOGNO(0510) "status %s %s serial=%s failed: %s", provider_name(cfg),
+                          q->purpose, q->serial, why ? why : "no answer");
         }
     }
-    jpki_audit_status_call(r, q->purpose, provider_name(cfg), q->serial, ms, outcome,
-                           q->cert_type);
+    jpki_audit_status_call(r, q->purpose, provider_name(cfg), q->serial, ms, outcome, q->cert_type);
     jpki_metrics_status_call(r->server, q->purpose, q->cert_type, ms, ok);
     jpki_status_breaker_record(r, sc, provider_name(cfg), ok);
     return ok;
@@ -93,21 +91,18 @@ static int call_source(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_sta
 #define OUTCOME_CALL_SELF "-"
 #define OUTCOME_NO_ANSWER "?"
 
-static void outcome_put(request_rec *r, const jpki_status_cfg_t *sc,
-                        const jpki_status_query_t *q, const jpki_status_result_t *res,
-                        int answered, apr_time_t deadline)
+static void outcome_put(request_rec *r, const jpki_status_cfg_t *sc, const jpki_status_query_t *q,
+                        const jpki_status_result_t *res, int answered, apr_time_t deadline)
 {
     const char *v = OUTCOME_CALL_SELF;
     apr_status_t rv;
     if (!answered) {
         v = OUTCOME_NO_ANSWER;
-    }
-    else if (res->refusal != NULL && strcmp(res->refusal, "signature_invalid") != 0) {
+    } else if (res->refusal != NULL && strcmp(res->refusal, "signature_invalid") != 0) {
         v = res->refusal;
-    }
-    else if (res->refusal == NULL &&
-             (res->status == JPKI_STATUS_GOOD || res->status == JPKI_STATUS_REVOKED) &&
-             (res->valid_until == 0 || res->valid_until > res->checked_at)) {
+    } else if (res->refusal == NULL &&
+               (res->status == JPKI_STATUS_GOOD || res->status == JPKI_STATUS_REVOKED) &&
+               (res->valid_until == 0 || res->valid_until > res->checked_at)) {
         return; /* kept as a cache entry: the waiters read that */
     }
     rv =
@@ -116,7 +111,7 @@ static void outcome_put(request_rec *r, const jpki_status_cfg_t *sc,
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       JPKI_LOGNO(0580) "status cache store failed (JPKICache): requests "
-                      "waiting on this status call answer status_unavailable");
+                                       "waiting on this status call answer status_unavailable");
     }
 }
 
@@ -132,9 +127,8 @@ static int outcome_get(request_rec *r, const jpki_status_cfg_t *sc, const jpki_s
 enum { AWAIT_NO_ANSWER, AWAIT_ANSWERED, AWAIT_CALL_SELF, AWAIT_LOST };
 
 /* Wait for the leader's answer: a fresh cache entry, or its outcome. */
-static int await_leader(request_rec *r, const jpki_status_cfg_t *sc,
-                        const jpki_status_query_t *q, const char *skey, apr_time_t deadline,
-                        jpki_status_result_t *res)
+static int await_leader(request_rec *r, const jpki_status_cfg_t *sc, const jpki_status_query_t *q,
+                        const char *skey, apr_time_t deadline, jpki_status_result_t *res)
 {
     const char *fkey = jpki_status_key_of(r->pool, "f", sc, q->serial);
     jpki_status_entry_t e;
@@ -160,7 +154,7 @@ static int await_leader(request_rec *r, const jpki_status_cfg_t *sc,
             res->refusal = m;
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           JPKI_LOGNO(0581) "status %s serial=%s: the coalesced call was "
-                          "answered %s",
+                                           "answered %s",
                           q->purpose, q->serial, m);
             return AWAIT_ANSWERED;
         }
@@ -204,7 +198,8 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
         res->error = "jpki_status_breaker_open";
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       JPKI_LOGNO(0511) "status %s serial=%s: circuit breaker open, source "
-                      "not called", q->purpose, q->serial);
+                                       "not called",
+                      q->purpose, q->serial);
         return;
     }
     jpki_status_http_defaults(sc, &cms, &tms, &max);
@@ -231,7 +226,7 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
         }
     }
     leader = (rv == APR_SUCCESS); /* on a cache failure, call without coalescing */
-    if (leader) { /* an earlier call's outcome is not this call's */
+    if (leader) {                 /* an earlier call's outcome is not this call's */
         jpki_cache_remove(r->server, JPKI_NS_STATUS,
                           jpki_status_key_of(r->pool, "o", sc, q->serial), r->pool);
     }
@@ -243,8 +238,7 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
         res->refusal == NULL) {
         if (res->valid_until && res->valid_until <= res->checked_at) {
             res->valid_until = 0; /* already past: use, do not keep */
-        }
-        else {
+        } else {
             jpki_status_entry_put(r, sc, skey, res);
         }
     }
@@ -260,8 +254,8 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
 
 static int grace_ok(const jpki_status_cfg_t *sc, const jpki_status_entry_t *stale, apr_time_t now)
 {
-    return sc->fail_mode == 1 && stale->t > 0 && stale->good &&
-           now - stale->t <= apr_time_from_sec(sc->grace_secs);
+    int grace = jpki_cfg_status_grace(sc);
+    return grace > 0 && stale->t > 0 && stale->good && now - stale->t <= apr_time_from_sec(grace);
 }
 
 static void grace_pass(request_rec *r, const jpki_status_query_t *q,
@@ -269,7 +263,7 @@ static void grace_pass(request_rec *r, const jpki_status_query_t *q,
 {
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                   JPKI_LOGNO(0512) "grace pass: %s serial=%s allowed while the status source "
-                  "is unavailable (%s); last GOOD %s (JPKIStatusFailMode grace)",
+                                   "is unavailable (%s); last GOOD %s (JPKIStatusFailMode grace)",
                   q->purpose, q->serial, error ? error : "no answer",
                   jpki_util_time_iso(r->pool, stale->t));
     jpki_metrics_grace(r->server);
@@ -282,14 +276,13 @@ static void set_query_serial(apr_pool_t *p, jpki_status_query_t *q, const char *
     if (colon) {
         q->issuer_key_id = apr_pstrmemdup(p, serial, (apr_size_t)(colon - serial));
         q->serial_hex = colon + 1;
-    }
-    else {
+    } else {
         q->serial_hex = serial;
     }
 }
 
-int jpki_status_login(request_rec *r, const jpki_cert_t *c, const jpki_flow_in_t *in,
-                      jpki_identity_t *id, jpki_status_result_t *res, jpki_flow_err_t *err)
+int jpki_status_login(request_rec *r, const jpki_cert_t *c, const jpki_step_in_t *in,
+                      jpki_identity_t *id, jpki_status_result_t *res, jpki_step_err_t *err)
 {
     jpki_srv_cfg_t *cfg = jpki_srv_cfg(r->server);
     const jpki_status_cfg_t *sc = cfg->status_cfg;
@@ -321,11 +314,11 @@ int jpki_status_login(request_rec *r, const jpki_cert_t *c, const jpki_flow_in_t
     lookup(r, cfg, sc, &q, res, &stale);
 
     if (res->refusal != NULL) {
-        err->kind = strcmp(res->refusal, "signature_invalid") == 0 ? JPKI_FLOW_PROOF
-                                                                    : JPKI_FLOW_REFUSED;
+        err->kind =
+            strcmp(res->refusal, "signature_invalid") == 0 ? JPKI_STEP_PROOF : JPKI_STEP_REFUSED;
         err->code = res->refusal;
-        err->detail = apr_psprintf(r->pool, "the %s status source answered %s",
-                                   provider_name(cfg), res->refusal);
+        err->detail = apr_psprintf(r->pool, "the %s status source answered %s", provider_name(cfg),
+                                   res->refusal);
         id->status = "unknown";
         return 0;
     }
@@ -341,7 +334,7 @@ int jpki_status_login(request_rec *r, const jpki_cert_t *c, const jpki_flow_in_t
         id->status_checked_at = res->checked_at;
         id->revocation_reason = res->reason;
         apr_table_setn(r->subprocess_env, "JPKI_REVOCATION_REASON", res->reason);
-        err->kind = JPKI_FLOW_REFUSED;
+        err->kind = JPKI_STEP_REFUSED;
         err->code = jpki_reason_error_code(res->reason);
         err->detail = apr_psprintf(r->pool, "certificate revoked, reason=%s%s", res->reason,
                                    res->from_cache ? " (cached)" : "");
@@ -362,19 +355,20 @@ int jpki_status_login(request_rec *r, const jpki_cert_t *c, const jpki_flow_in_t
         return 1;
     }
     id->status = "unknown";
-    err->kind = JPKI_FLOW_UNAVAILABLE;
+    err->kind = JPKI_STEP_UNAVAILABLE;
     err->code = JPKI_E_STATUS_UNAVAILABLE;
-    err->detail = apr_psprintf(r->pool, "no status from the %s source (%s); "
+    err->detail = apr_psprintf(r->pool,
+                               "no status from the %s source (%s); "
                                "JPKIStatusFailMode closed",
                                provider_name(cfg), res->error ? res->error : "no answer");
     return 0;
 }
 
-int jpki_status_session(request_rec *r, jpki_session_t *sess, const char **code)
+int jpki_status_session(request_rec *r, jpki_identity_t *id, const char *log_id, int *changed,
+                        const char **code)
 {
     jpki_srv_cfg_t *cfg = jpki_srv_cfg(r->server);
     const jpki_status_cfg_t *sc = cfg->status_cfg;
-    jpki_identity_t *id = &sess->ident;
     jpki_status_query_t q;
     jpki_status_result_t res;
     jpki_status_entry_t stale;
@@ -385,7 +379,7 @@ int jpki_status_session(request_rec *r, jpki_session_t *sess, const char **code)
         return OK;
     }
     if (id->status && strcmp(id->status, "good") == 0 && id->status_checked_at &&
-        now < id->status_checked_at + apr_time_from_sec(jpki_cfg_int_or(sc->ttl_good, JPKI_DEFAULT_TTL_GOOD))) {
+        now < id->status_checked_at + apr_time_from_sec(jpki_cfg_status_ttl_good(sc))) {
         return OK;
     }
     memset(&q, 0, sizeof(q));
@@ -406,11 +400,7 @@ int jpki_status_session(request_rec *r, jpki_session_t *sess, const char **code)
         if (res.pf_cert_id) {
             id->pf_cert_id = res.pf_cert_id;
         }
-        if (jpki_session_save(r, sess) != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          JPKI_LOGNO(0513) "session %s: could not save the re-checked status",
-                          jpki_session_log_id(r->pool, sess->id));
-        }
+        *changed = 1; /* the pipeline saves it (JPKI0513 if it cannot) */
         return OK;
     }
     if (res.refusal != NULL || res.status == JPKI_STATUS_REVOKED) {
@@ -421,9 +411,8 @@ int jpki_status_session(request_rec *r, jpki_session_t *sess, const char **code)
             apr_table_setn(r->subprocess_env, "JPKI_REVOCATION_REASON", res.reason);
         }
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      JPKI_LOGNO(0514) "session %s ended: code=%s serial=%s%s%s",
-                      jpki_session_log_id(r->pool, sess->id), *code, id->serial,
-                      res.reason ? " reason=" : "", res.reason ? res.reason : "");
+                      JPKI_LOGNO(0514) "session %s ended: code=%s serial=%s%s%s", log_id, *code,
+                      id->serial, res.reason ? " reason=" : "", res.reason ? res.reason : "");
         jpki_audit_decision(r, "session_expired", *code, id->method, id->serial, id->account);
         return HTTP_FORBIDDEN;
     }
@@ -434,7 +423,14 @@ int jpki_status_session(request_rec *r, jpki_session_t *sess, const char **code)
     *code = JPKI_E_STATUS_UNAVAILABLE;
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                   JPKI_LOGNO(0515) "session %s: status re-check failed (%s), refused with 503 "
-                  "(JPKIStatusFailMode closed)",
-                  jpki_session_log_id(r->pool, sess->id), res.error ? res.error : "no answer");
+                                   "(JPKIStatusFailMode closed)",
+                  log_id, res.error ? res.error : "no answer");
     return HTTP_SERVICE_UNAVAILABLE;
+}
+
+void jpki_status_renewal(const jpki_status_result_t *res, jpki_renewal_t *out)
+{
+    out->platform_user_id = res->platform_user_id;
+    out->predecessor_serial = res->predecessor_serial;
+    out->link_pending = res->link_pending;
 }

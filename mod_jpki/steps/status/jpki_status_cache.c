@@ -46,9 +46,9 @@ int jpki_status_entry_get(request_rec *r, const char *key, jpki_status_entry_t *
     e->good = json_is_true(json_object_get(o, "g"));
     e->t = apr_time_from_msec(json_integer_value(json_object_get(o, "t")));
     e->v = apr_time_from_msec(json_integer_value(json_object_get(o, "v")));
-#define ES(f, k)                                                                                 \
-    e->f = json_is_string(json_object_get(o, k))                                                \
-               ? apr_pstrdup(r->pool, json_string_value(json_object_get(o, k)))                 \
+#define ES(f, k)                                                                                   \
+    e->f = json_is_string(json_object_get(o, k))                                                   \
+               ? apr_pstrdup(r->pool, json_string_value(json_object_get(o, k)))                    \
                : NULL
     ES(reason, "r");
     ES(user, "u");
@@ -66,12 +66,12 @@ void jpki_status_entry_put(request_rec *r, const jpki_status_cfg_t *sc, const ch
     json_t *o = json_object();
     char *s;
     int good = res->status == JPKI_STATUS_GOOD;
-    apr_time_t keep = apr_time_from_sec(good ? jpki_cfg_int_or(sc->ttl_good, JPKI_DEFAULT_TTL_GOOD)
-                                             : jpki_cfg_int_or(sc->ttl_revoked, JPKI_DEFAULT_TTL_REVOKED));
+    apr_time_t keep =
+        apr_time_from_sec(good ? jpki_cfg_status_ttl_good(sc) : jpki_cfg_status_ttl_revoked(sc));
     apr_status_t rv;
     /* A GOOD answer is also the "last seen good" of the grace mode. */
-    if (good && sc->fail_mode == 1 && apr_time_from_sec(sc->grace_secs) > keep) {
-        keep = apr_time_from_sec(sc->grace_secs);
+    if (good && apr_time_from_sec(jpki_cfg_status_grace(sc)) > keep) {
+        keep = apr_time_from_sec(jpki_cfg_status_grace(sc));
     }
     json_object_set_new(o, "g", json_boolean(good));
     json_object_set_new(o, "t", json_integer((json_int_t)apr_time_as_msec(res->checked_at)));
@@ -104,15 +104,14 @@ void jpki_status_entry_put(request_rec *r, const jpki_status_cfg_t *sc, const ch
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       JPKI_LOGNO(0505) "status cache store failed (JPKICache): the next check "
-                      "of this certificate will call the source again");
+                                       "of this certificate will call the source again");
     }
 }
 
 int jpki_status_entry_fresh(const jpki_status_cfg_t *sc, const jpki_status_entry_t *e,
                             apr_time_t now)
 {
-    int ttl = e->good ? jpki_cfg_int_or(sc->ttl_good, JPKI_DEFAULT_TTL_GOOD)
-                      : jpki_cfg_int_or(sc->ttl_revoked, JPKI_DEFAULT_TTL_REVOKED);
+    int ttl = e->good ? jpki_cfg_status_ttl_good(sc) : jpki_cfg_status_ttl_revoked(sc);
     if (now >= e->t + apr_time_from_sec(ttl)) {
         return 0;
     }
@@ -157,7 +156,7 @@ int jpki_status_breaker_open(request_rec *r, const jpki_status_cfg_t *sc, apr_ti
 {
     int f;
     apr_time_t o;
-    if (jpki_cfg_int_or(sc->breaker_failures, JPKI_DEFAULT_BREAKER_N) == 0) {
+    if (jpki_cfg_status_breaker_failures(sc) == 0) {
         return 0;
     }
     breaker_read(r, sc, &f, &o);
@@ -167,11 +166,11 @@ int jpki_status_breaker_open(request_rec *r, const jpki_status_cfg_t *sc, apr_ti
 /* Shared read-modify-write without a lock across processes: two failures
  * at the same instant may count once. The breaker only needs to open
  * after roughly N failures, so that is good enough. */
-void jpki_status_breaker_record(request_rec *r, const jpki_status_cfg_t *sc,
-                                const char *provider, int ok)
+void jpki_status_breaker_record(request_rec *r, const jpki_status_cfg_t *sc, const char *provider,
+                                int ok)
 {
-    int n = jpki_cfg_int_or(sc->breaker_failures, JPKI_DEFAULT_BREAKER_N);
-    int secs = jpki_cfg_int_or(sc->breaker_secs, JPKI_DEFAULT_BREAKER_SECS);
+    int n = jpki_cfg_status_breaker_failures(sc);
+    int secs = jpki_cfg_status_breaker_secs(sc);
     const char *key = jpki_status_key_of(r->pool, "b", sc, "-");
     apr_time_t now = apr_time_now(), o;
     int f;
@@ -190,7 +189,8 @@ void jpki_status_breaker_record(request_rec *r, const jpki_status_cfg_t *sc,
         if (o != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                           JPKI_LOGNO(0506) "circuit breaker closed: the %s status source "
-                          "answers again", provider);
+                                           "answers again",
+                          provider);
             jpki_metrics_breaker(r->server, 0);
         }
         return;
@@ -200,16 +200,17 @@ void jpki_status_breaker_record(request_rec *r, const jpki_status_cfg_t *sc,
         int was_open = now < o;
         o = now + apr_time_from_sec(secs);
         if (!was_open) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          JPKI_LOGNO(0507) "circuit breaker open: %d consecutive failures of "
-                          "the %s status source; no calls for %d s (JPKIStatusBreaker)",
-                          f, provider, secs);
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                JPKI_LOGNO(0507) "circuit breaker open: %d consecutive failures of "
+                                 "the %s status source; no calls for %d s (JPKIStatusBreaker)",
+                f, provider, secs);
             jpki_metrics_breaker(r->server, 1);
         }
     }
     {
-        const char *v = apr_psprintf(r->pool, "%d %" APR_INT64_T_FMT, f,
-                                     (apr_int64_t)apr_time_as_msec(o));
+        const char *v =
+            apr_psprintf(r->pool, "%d %" APR_INT64_T_FMT, f, (apr_int64_t)apr_time_as_msec(o));
         jpki_cache_store(r->server, JPKI_NS_STATUS, key, v, strlen(v),
                          now + apr_time_from_sec(secs + 600), r->pool);
     }

@@ -33,7 +33,7 @@ void jpki_status_entry_to_result(const jpki_status_entry_t *e, jpki_status_resul
 /* Is the breaker of this source open now? */
 int jpki_status_breaker_open(request_rec *r, const jpki_status_cfg_t *sc, apr_time_t now);
 /* Count a failure (ok 0) or close the breaker (ok 1). */
-void jpki_status_breaker_record(request_rec *r, const jpki_status_cfg_t *sc,
-                                const char *provider, int ok);
+void jpki_status_breaker_record(request_rec *r, const jpki_status_cfg_t *sc, const char *provider,
+                                int ok);
 
 #endif
