@@ -181,16 +181,23 @@ static void unlock(void)
     }
 }
 
+/* The key's id, and the lock taken: on APR_SUCCESS the caller unlocks. */
+static apr_status_t enter(jpki_cache_ns_e ns, const char *key, apr_size_t len,
+                          unsigned char id[SHA256_DIGEST_LENGTH])
+{
+    if (cache_conf.inst[ns] == NULL || len > JPKI_CACHE_MAX_VALUE) {
+        return APR_EINVAL;
+    }
+    cache_id(ns, key, id);
+    return lock();
+}
+
 apr_status_t jpki_cache_store(server_rec *s, jpki_cache_ns_e ns, const char *key, const void *val,
                               apr_size_t len, apr_time_t expiry, apr_pool_t *p)
 {
     unsigned char id[SHA256_DIGEST_LENGTH];
     apr_status_t rv;
-    if (cache_conf.inst[ns] == NULL || len > JPKI_CACHE_MAX_VALUE) {
-        return APR_EINVAL;
-    }
-    cache_id(ns, key, id);
-    if ((rv = lock()) != APR_SUCCESS) {
+    if ((rv = enter(ns, key, len, id)) != APR_SUCCESS) {
         return rv;
     }
     rv = cache_conf.provider->store(cache_conf.inst[ns], s, id, sizeof(id), expiry,
@@ -215,52 +222,40 @@ static apr_status_t get_locked(server_rec *s, jpki_cache_ns_e ns, const unsigned
     return rv;
 }
 
-apr_status_t jpki_cache_get(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
-                            char **val, apr_size_t *len)
+/* count: a lookup the metrics see (hit or miss); a probe is not one. */
+static apr_status_t fetch(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
+                          char **val, apr_size_t *len, int count)
 {
     unsigned char id[SHA256_DIGEST_LENGTH];
     apr_status_t rv;
-    if (cache_conf.inst[ns] == NULL) {
-        return APR_EINVAL;
-    }
-    cache_id(ns, key, id);
-    if ((rv = lock()) != APR_SUCCESS) {
+    if ((rv = enter(ns, key, 0, id)) != APR_SUCCESS) {
         return rv;
     }
     rv = get_locked(s, ns, id, p, val, len);
     unlock();
-    if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
+    if (count && (rv == APR_SUCCESS || rv == APR_NOTFOUND)) {
         jpki_metrics_cache(s, ns, rv == APR_SUCCESS);
     }
     return rv;
 }
 
+apr_status_t jpki_cache_get(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
+                            char **val, apr_size_t *len)
+{
+    return fetch(s, ns, key, p, val, len, 1);
+}
+
 apr_status_t jpki_cache_probe(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p)
 {
-    unsigned char id[SHA256_DIGEST_LENGTH];
     char *val;
-    apr_status_t rv;
-    if (cache_conf.inst[ns] == NULL) {
-        return APR_EINVAL;
-    }
-    cache_id(ns, key, id);
-    if ((rv = lock()) != APR_SUCCESS) {
-        return rv;
-    }
-    rv = get_locked(s, ns, id, p, &val, NULL);
-    unlock();
-    return rv;
+    return fetch(s, ns, key, p, &val, NULL, 0);
 }
 
 apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p)
 {
     unsigned char id[SHA256_DIGEST_LENGTH];
     apr_status_t rv;
-    if (cache_conf.inst[ns] == NULL) {
-        return APR_EINVAL;
-    }
-    cache_id(ns, key, id);
-    if ((rv = lock()) != APR_SUCCESS) {
+    if ((rv = enter(ns, key, 0, id)) != APR_SUCCESS) {
         return rv;
     }
     rv = cache_conf.provider->remove(cache_conf.inst[ns], s, id, sizeof(id), p);
@@ -273,11 +268,7 @@ apr_status_t jpki_cache_take(server_rec *s, jpki_cache_ns_e ns, const char *key,
 {
     unsigned char id[SHA256_DIGEST_LENGTH];
     apr_status_t rv;
-    if (cache_conf.inst[ns] == NULL) {
-        return APR_EINVAL;
-    }
-    cache_id(ns, key, id);
-    if ((rv = lock()) != APR_SUCCESS) {
+    if ((rv = enter(ns, key, 0, id)) != APR_SUCCESS) {
         return rv;
     }
     rv = get_locked(s, ns, id, p, val, len);
@@ -300,11 +291,7 @@ apr_status_t jpki_cache_add(server_rec *s, jpki_cache_ns_e ns, const char *key, 
     unsigned char id[SHA256_DIGEST_LENGTH];
     apr_status_t rv;
     char *old;
-    if (cache_conf.inst[ns] == NULL || len > JPKI_CACHE_MAX_VALUE) {
-        return APR_EINVAL;
-    }
-    cache_id(ns, key, id);
-    if ((rv = lock()) != APR_SUCCESS) {
+    if ((rv = enter(ns, key, len, id)) != APR_SUCCESS) {
         return rv;
     }
     rv = get_locked(s, ns, id, p, &old, NULL);

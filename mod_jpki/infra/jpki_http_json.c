@@ -99,3 +99,19 @@ int jpki_json_wanted(request_rec *r)
     return ap_strstr_c(accept, "application/json") != NULL &&
            ap_strstr_c(accept, "text/html") == NULL;
 }
+
+int jpki_json_post_check(request_rec *r)
+{
+    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
+    if (r->method_number != M_POST) {
+        apr_table_setn(r->err_headers_out, "Allow", "POST");
+        return jpki_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                               "Use POST with a JSON body.");
+    }
+    if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
+        (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' ')) {
+        return jpki_json_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                               "Content-Type must be application/json.");
+    }
+    return DECLINED;
+}

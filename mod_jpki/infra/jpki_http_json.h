@@ -32,4 +32,9 @@ int jpki_json_wanted(request_rec *r);
  * document that must stay JSON): the one error body. */
 const char *jpki_json_error_body(apr_pool_t *p, const char *code, const char *msg);
 
+/* The one precheck of a JSON POST endpoint: POST (else 405 with Allow) and
+ * Content-Type application/json (else 415), answered as JSON errors.
+ * DECLINED when the request may go on; otherwise the status to return. */
+int jpki_json_post_check(request_rec *r);
+
 #endif

@@ -395,7 +395,6 @@ static int api_remove(request_rec *r, json_t *o)
 
 int jpki_account_api_handle(request_rec *r)
 {
-    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
     char *body;
     apr_size_t len;
     json_t *o, *op;
@@ -405,18 +404,12 @@ int jpki_account_api_handle(request_rec *r)
     if (!jpki_account_api_authenticate(r, &rc)) {
         return rc; /* before anything else: an unauthenticated caller learns nothing */
     }
-    if (r->method_number != M_POST) {
-        apr_table_setn(r->err_headers_out, "Allow", "POST");
-        return jpki_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                               "Use POST with a JSON body.");
+    if ((rc = jpki_json_post_check(r)) != DECLINED) {
+        return rc;
     }
     if (jpki_account_cfg(r->server)->store != JPKI_ACCOUNT_STORE_DBD) {
         return jpki_json_error(r, HTTP_SERVICE_UNAVAILABLE, "not_configured",
                                "JPKIAccountStore dbd is not set for this host.");
-    }
-    if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0) {
-        return jpki_json_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                               "Content-Type must be application/json.");
     }
     rc = jpki_json_read_body(r, 8192, &body, &len);
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {

@@ -90,8 +90,10 @@ static int account_age(request_rec *r, const char *account)
     jpki_day_jst(r->request_time, &y, &m, &d);
     key = jpki_account_cache_key(r, "age",
                                  apr_psprintf(r->pool, "%s:%04d-%02d-%02d", account, y, m, d));
-    if (jpki_cache_get(r->server, JPKI_NS_ACCOUNT, key, r->pool, &val, NULL) == APR_SUCCESS) {
-        return atoi(val);
+    /* a value that is not an age (another server wrote it?) is a miss */
+    if (jpki_cache_get(r->server, JPKI_NS_ACCOUNT, key, r->pool, &val, NULL) == APR_SUCCESS &&
+        jpki_util_parse_int(val, -1, 100000, 0, &age)) {
+        return age;
     }
     if ((db = jpki_sql_open(r)) == NULL) {
         return -2;

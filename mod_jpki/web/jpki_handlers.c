@@ -41,7 +41,6 @@ static int bad_request(request_rec *r, const char *code, const char *why)
 
 int jpki_handlers_login(request_rec *r)
 {
-    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
     char *body;
     apr_size_t len;
     int rc;
@@ -52,15 +51,8 @@ int jpki_handlers_login(request_rec *r)
     jpki_identity_t id;
     jpki_session_t *sess;
 
-    if (r->method_number != M_POST) {
-        apr_table_setn(r->err_headers_out, "Allow", "POST");
-        return jpki_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                               "Use POST with a JSON body.");
-    }
-    if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0 ||
-        (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' ')) {
-        return jpki_json_error(r, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                               "Content-Type must be application/json.");
+    if ((rc = jpki_json_post_check(r)) != DECLINED) {
+        return rc;
     }
     rc = jpki_json_read_body(r, JPKI_LOGIN_MAX_BODY, &body, &len);
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
