@@ -79,7 +79,7 @@ sub aget {
 # The bearer token of the jpki-account endpoint (JPKIAccountAPIToken in
 # t/conf/jpki-account.conf.in).
 sub api_token {
-    open my $fh, '<', Apache::Test::vars()->{top_dir} . '/t/account/api-token' or die "api-token: $!";
+    open my $fh, '<', Apache::Test::vars()->{top_dir} . '/t/data/api-token' or die "api-token: $!";
     my $t = <$fh>;
     $t =~ s/\s+\z//;
     return $t;
