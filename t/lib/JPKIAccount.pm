@@ -31,7 +31,7 @@ sub state_dir {
 
 # A SQLite database with the shipped schema and no rows, writable by
 # nobody. An existing file is emptied, not replaced: httpd children may
-# hold connections to it (t/account-age.t and t/account-sqlite.t share one).
+# hold connections to it (t/account/age.t and t/account/sqlite.t share one).
 sub sqlite_db {
     my ($name, %o) = @_;
     my $dir  = state_dir();

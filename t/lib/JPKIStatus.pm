@@ -1,5 +1,5 @@
 package JPKIStatus;
-# Helpers for the status tests (t/status-*.t): the platform simulator
+# Helpers for the status tests (t/status/*.t): the platform simulator
 # (tools/jpki-pf-sim) started from the .t on $JPKI_PF_PORT with the test
 # PKI's server-localhost certificate, mutual TLS (pf-client) and the token
 # in t/data/pf-token; its state file and /calls counters; logins against
