@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# Test OCSP "responder" for t/status-ocsp.t: reads and ignores the request
+# Test OCSP "responder" for t/status/ocsp.t: reads and ignores the request
 # and answers with t/logs/ocsp-replay.der, a response the test made with
 # `openssl ocsp` (for another certificate, with a foreign nonce, signed by
 # a rogue key, or old), so the module's checks can be driven one by one.

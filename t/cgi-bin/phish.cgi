@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# TEST ONLY: the server side of a phishing site (t/browser.t). It relays the
+# TEST ONLY: the server side of a phishing site (t/web/browser.t). It relays the
 # bank's challenge login the way issue 9 item 4 describes: it fetches the
 # bank's challenge with ITS OWN cookie (op=challenge), hands it to its page,
 # which has the customer's card helper sign it, and posts the proof from its

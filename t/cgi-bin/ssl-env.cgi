@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# Test backend for t/tls-modssl.t, t/bypass.t and t/trailers.t: what
+# Test backend for t/tls/modssl.t, t/login/bypass.t and t/export/trailers.t: what
 # mod_ssl and the authentication modules handed over (SSL_CLIENT_VERIFY,
 # the client subject CN, REMOTE_USER, AUTH_TYPE, JPKI_*, HTTP_*) as JSON.
 # Reads the request body first (a chunked body with trailers included).

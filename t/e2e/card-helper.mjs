@@ -1,5 +1,5 @@
 // The real card helper (tools/card-helper, SoftHSM2 behind it) in headless
-// Chromium. Run by t/card-helper.t, which starts httpd and the helper.
+// Chromium. Run by t/web/card-helper.t, which starts httpd and the helper.
 //   JPKI_E2E_MODE=login  JPKI_E2E_BASE: protected page -> login page -> helper
 //                        -> mod_jpki -> protected page; prints the env JSON.
 //   JPKI_E2E_MODE=relay  JPKI_E2E_URL: the phishing page; prints what the

@@ -1,6 +1,6 @@
 // End-to-end test of the mod_jpki login page in a real headless Chromium
 // (Debian's /usr/bin/chromium, driven by playwright-core; no browser is ever
-// downloaded). Run by t/browser.t, which starts the test httpd and the
+// downloaded). Run by t/web/browser.t, which starts the test httpd and the
 // software card helper and passes everything in the environment:
 //   JPKI_E2E_BASE      https://localhost:PORT of the mod_ssl vhost
 //   JPKI_PKI_DIR       the test PKI (t/pki/out)
@@ -10,7 +10,7 @@
 //   JPKI_E2E_CODES     space-separated error codes the page must map
 //   JPKI_E2E_PHISH     https://localhost:PORT of vhost jpki_phish (another origin)
 //   JPKI_E2E_HELPER_PORT  the card helper's port (it trusts BASE and PHISH)
-// Prints one line per check: "CHECK <json {name, ok, detail}>"; t/browser.t
+// Prints one line per check: "CHECK <json {name, ok, detail}>"; t/web/browser.t
 // turns the expected names into TAP.
 import { chromium } from 'playwright-core';
 import { readFileSync } from 'node:fs';

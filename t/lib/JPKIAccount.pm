@@ -31,7 +31,7 @@ sub state_dir {
 
 # A SQLite database with the shipped schema and no rows, writable by
 # nobody. An existing file is emptied, not replaced: httpd children may
-# hold connections to it (t/account-age.t and t/account-sqlite.t share one).
+# hold connections to it (t/account/age.t and t/account/sqlite.t share one).
 sub sqlite_db {
     my ($name, %o) = @_;
     my $dir  = state_dir();
@@ -79,7 +79,7 @@ sub aget {
 # The bearer token of the jpki-account endpoint (JPKIAccountAPIToken in
 # t/conf/jpki-account.conf.in).
 sub api_token {
-    open my $fh, '<', Apache::Test::vars()->{top_dir} . '/t/account/api-token' or die "api-token: $!";
+    open my $fh, '<', Apache::Test::vars()->{top_dir} . '/t/data/api-token' or die "api-token: $!";
     my $t = <$fh>;
     $t =~ s/\s+\z//;
     return $t;

@@ -1,8 +1,8 @@
 package JPKIStatus;
-# Helpers for the status tests (t/status-*.t): the platform simulator
+# Helpers for the status tests (t/status/*.t): the platform simulator
 # (tools/jpki-pf-sim) started from the .t on $JPKI_PF_PORT with the test
 # PKI's server-localhost certificate, mutual TLS (pf-client) and the token
-# in t/status/pf-token; its state file and /calls counters; logins against
+# in t/data/pf-token; its state file and /calls counters; logins against
 # a named test vhost.
 use strict;
 use warnings;
@@ -43,7 +43,7 @@ sub sim_start {
         open STDERR, '>>', "$dir/stderr.log";
         exec $^X, top() . '/tools/jpki-pf-sim', '--listen', "127.0.0.1:$port",
             '--cert', pki("$cert.crt"), '--key', pki("$cert.key"),
-            '--token-file', top() . '/t/status/pf-token', '--state', $state,
+            '--token-file', top() . '/t/data/pf-token', '--state', $state,
             '--client-ca', pki('server-ca.crt'), '--log', "$dir/sim.log",
             '--max-seconds', $o{max_seconds} || 300
             or POSIX::_exit(127);

@@ -4,10 +4,11 @@
 #
 # Apache::Test loads the module from <top>/mod_jpki.so (t/conf/extra.conf.in
 # and several .t files use "ServerRoot/../mod_jpki.so"), so RUN gets
-# symlinks to the sources, its own t/conf, t/logs and t/htdocs (written by
-# Apache::Test), and a copy of MODULE as RUN/mod_jpki.so. t/config.t reads
-# the real J-LIS roots from ServerRoot/../../shared: RUN/../shared links to
-# SRC/../shared. Then t/TEST is generated there with httpd = WRAPPER.
+# symlinks to the sources (the .t files one by one, in real area folders),
+# its own t/conf, t/logs and t/htdocs (written by Apache::Test), and a copy
+# of MODULE as RUN/mod_jpki.so. t/config/directives.t reads the real J-LIS
+# roots from ServerRoot/../../shared: RUN/../shared links to SRC/../shared.
+# Then t/TEST is generated there with httpd = WRAPPER.
 #
 # Usage: shadow.sh SRC BUILD RUN MODULE WRAPPER     Env: APXS PERL
 set -euo pipefail
@@ -18,15 +19,25 @@ rm -rf "$run/t" "$run/reports" "$run/tests"
 mkdir -p "$run/t/conf/ssl" "$run/t/htdocs" "$run/reports"
 chmod 1777 "$run/reports"   # httpd children (User nobody) write reports too
 for n in conf docs htdocs tools; do ln -sfn "$src/$n" "$run/$n"; done
-# t/card-helper.t runs the card helper with tests/helper/fake-pinentry
+# t/web/card-helper.t runs the card helper with tests/helper/fake-pinentry
 mkdir -p "$run/tests"
 ln -sfn "$src/tests/helper" "$run/tests/helper"
 [ "$module" -ef "$run/mod_jpki.so" ] || cp -f "$module" "$run/mod_jpki.so"
+# The .t files sit in area folders (t/login/, t/status/ ...): Apache::Test
+# finds them with File::Find, which does not enter a linked directory, so
+# an area folder is a real directory of links to its files.
 for e in "$src"/t/*; do
     n=$(basename "$e")
     case $n in
     TEST | SMOKE | logs | state | state-pf | conf | htdocs | cgi-bin | e2e | httpd-modules.conf) ;;
-    *) ln -sfn "$e" "$run/t/$n" ;;
+    *)
+        if [ -d "$e" ] && compgen -G "$e/*.t" >/dev/null; then
+            mkdir -p "$run/t/$n"
+            for f in "$e"/*; do ln -sfn "$f" "$run/t/$n/"; done
+        else
+            ln -sfn "$e" "$run/t/$n"
+        fi
+        ;;
     esac
 done
 for e in "$src"/t/conf/*.conf.in; do ln -sfn "$e" "$run/t/conf/"; done
@@ -34,7 +45,7 @@ ln -sfn "$src/t/conf/ssl/ssl.conf.in" "$run/t/conf/ssl/"
 # Copies, not links: CGI scripts find t/logs through FindBin, which
 # resolves links (it would find the source tree's t/logs).
 cp -a "$src/t/cgi-bin" "$run/t/"
-# t/browser.t runs `npm ci --prefix t/e2e`, which refuses a linked
+# t/web/browser.t runs `npm ci --prefix t/e2e`, which refuses a linked
 # directory: a real one, reusing the source tree's node_modules if made.
 mkdir -p "$run/t/e2e"
 for e in "$src"/t/e2e/*; do

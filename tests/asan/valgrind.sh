@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# valgrind memcheck over Apache::Test files (default: the login and status
-# tests) with the normal build of mod_jpki.so: httpd runs as one process
-# (-X) under valgrind in the shadow tree tests/asan/run-valgrind
+# valgrind memcheck over Apache::Test files (default: t/login/login.t and
+# the status area, t/status/*.t) with the normal build of mod_jpki.so:
+# httpd runs as one process (-X) under valgrind in the shadow tree
+# tests/asan/run-valgrind
 # (shadow.sh). Not part of CI (slow); numbers in docs/testing.md.
 #
 # Usage, from the build directory after make:
-#   JPKI_PKI_DIR=$PWD/t/pki/out tests/asan/valgrind.sh [-port N] [t/login.t ...]
+#   JPKI_PKI_DIR=$PWD/t/pki/out tests/asan/valgrind.sh [-port N] [t/login/login.t ...]
 # Env: HTTPD (default /usr/sbin/apache2), APXS (apxs), PERL (perl)
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,8 +25,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ ${#files[@]} = 0 ]; then
-    files=(t/login.t)
-    for f in "$src"/t/status*.t; do files+=("t/$(basename "$f")"); done
+    files=(t/login/login.t)
+    for f in "$src"/t/status/*.t; do files+=("t/status/$(basename "$f")"); done
 fi
 mkdir -p "$run"
 # Configuration checks and version queries run httpd directly; a server

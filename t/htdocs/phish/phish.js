@@ -1,4 +1,4 @@
-// TEST ONLY (t/browser.t): a phishing page on another origin. Its server
+// TEST ONLY (t/web/browser.t): a phishing page on another origin. Its server
 // (/cgi-bin/phish.cgi) fetches the bank's challenge with its own cookie;
 // the page asks the customer's card helper (which trusts this origin too)
 // to sign it, then its server posts the proof to the bank. Also tries to

@@ -10,7 +10,7 @@ use warnings FATAL => 'all';
 # host without the directive keeps plain optional_no_ca (it aborts the
 # handshake for those certificates). SSLUserName / FakeBasicAuth on such a
 # host are refused at startup, and SSLUserName from .htaccess at request time.
-# AuthType JPKI on the host keeps its clear 403 + code (t/tls.t has all codes).
+# AuthType JPKI on the host keeps its clear 403 + code (t/tls/client-cert.t has all codes).
 use Apache::Test qw(-withtestmore);
 use JPKITest;
 

@@ -8,7 +8,7 @@ use warnings FATAL => 'all';
 # changes nothing; with it, link works. A serial linked to another account
 # is never moved by link (409 account_link_conflict); relink moves it only
 # from the account the caller names, and both sides are audited.
-# (Startup without the token: t/config-startup.t.)
+# (Startup without the token: t/config/startup.t.)
 use Apache::Test qw(-withtestmore);
 use JPKITest;
 use JPKIAccount;

@@ -72,7 +72,7 @@ fault_case('TLS certificate not matching the pin', 'jpki_pf_pin',
     unlike error_log_since($mark), qr/\Q${\ slurp_token()}\E/, 'the token itself is never logged';
 }
 sub slurp_token {
-    open my $fh, '<', Apache::Test::vars()->{top_dir} . '/t/status/pf-token' or die;
+    open my $fh, '<', Apache::Test::vars()->{top_dir} . '/t/data/pf-token' or die;
     my $t = <$fh>;
     chomp $t;
     return $t;

@@ -12,8 +12,8 @@ plan tests => 32;
 
 my $vars = Apache::Test::vars();
 my $top = $vars->{top_dir};
-my $token = "$top/t/account/api-token";
-my $short = "$top/t/account/api-token-short";
+my $token = "$top/t/data/api-token";
+my $short = "$top/t/data/api-token-short";
 my $trust = 'JPKITrustedCA ' . pki('trust-all.pem');
 
 # httpd -t on a minimal configuration without mod_socache_shmcb.

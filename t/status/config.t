@@ -12,7 +12,7 @@ my $httpd = $vars->{httpd};
 my $modules = '/usr/lib/apache2/modules';
 my $module = "$vars->{serverroot}/../mod_jpki.so";
 my $dir = tempdir(CLEANUP => 1);
-my $token = "$vars->{top_dir}/t/status/pf-token";
+my $token = "$vars->{top_dir}/t/data/pf-token";
 open my $e, '>', "$dir/empty-token" or die;
 close $e;
 
