@@ -16,7 +16,8 @@ while [ "$d" != / ]; do chmod o+x "$d"; d=$(dirname "$d"); done
 [ -x configure ] || autoreconf -fi
 [ -f Makefile ] || ./configure
 make -j"$(nproc)"
-# TEST_FLAGS (optional) is passed to t/TEST, e.g. TEST_FLAGS="-port 14000"
+# TEST_FLAGS (optional) is passed to t/TEST, e.g. TEST_FLAGS=t/status/ (one area);
+# the base port: APACHE_TEST_PORT=14000 (t/TEST has -port select baked in)
 make check TEST_FLAGS="${TEST_FLAGS:-}" </dev/null
 make check-asan TEST_FLAGS="${TEST_FLAGS:-}" </dev/null
 make fuzz-ci FUZZ_SECONDS="${FUZZ_SECONDS:-60}" FUZZ_JOBS="${FUZZ_JOBS:-2}" </dev/null
