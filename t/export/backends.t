@@ -17,7 +17,7 @@ use Time::HiRes ();
 use JPKITest;
 use JPKIExport;
 
-plan tests => 55;
+plan tests => 57;
 
 my $V = 'jpki_backends';
 my $m = manifest();
@@ -109,8 +109,15 @@ for my $b (qw(python php java)) {
     unlike $res->decoded_content, qr/mallory/, "$b: the spoofed identity is not used";
 }
 
+# --- php-cgi's Action is an internal redirect: an unprotected target gets no identity
+my $res = $tls->get(ssl_url('/php-unprotected-action/whoami.php', $V));
+is $res->code, 403, 'php: Action target without AuthType JPKI: the sample refuses'
+    or diag $res->as_string;
+like $res->decoded_content, qr/^no identity from mod_jpki$/m,
+    'php: only REDIRECT_* copies arrived, which the sample does not trust';
+
 # --- php-cgi cannot be called directly --------------------------------------------
-my $res = raw_get($V, '/php-cgi-public/php', ['X-Remote-User', 'mallory']);
+$res = raw_get($V, '/php-cgi-public/php', ['X-Remote-User', 'mallory']);
 is $res->code, 403, 'php-cgi without the Action (no REDIRECT_STATUS) is refused';
 $res = raw_get($V, '/php-cgi-bin/php/php/whoami.php', ['Cookie', $cookie]);
 is $res->code, 403, 'php-cgi called directly with a session is refused too';
