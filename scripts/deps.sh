@@ -23,6 +23,7 @@ if [ "$what" = test ]; then
   pkgs+=(memcached postgresql chromium wrk)
   pkgs+=(softhsm2 opensc)        # the card helper's tests: a PKCS#11 token, pkcs11-tool
   pkgs+=(fonts-ipafont-gothic)   # Japanese glyphs in the browser test's screenshots
+  pkgs+=(php-cgi python3 openjdk-17-jdk-headless)   # the sample backends (t/export/backends.t)
   # make fuzz (clang + libFuzzer/sanitizer runtimes, llvm-symbolizer for
   # readable reports), make check-asan (gcc's libasan/libubsan come with
   # build-essential), and the valgrind run (tests/asan/valgrind.sh)
