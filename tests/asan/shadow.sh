@@ -6,7 +6,7 @@
 # and several .t files use "ServerRoot/../mod_jpki.so"), so RUN gets
 # symlinks to the sources (the .t files one by one, in real area folders),
 # its own t/conf, t/logs and t/htdocs (written by Apache::Test), and a copy
-# of MODULE as RUN/mod_jpki.so. t/config/directives.t reads the real J-LIS
+# of MODULE as RUN/mod_jpki.so (conf, docs, htdocs, tools, examples linked). t/config/directives.t reads the real J-LIS
 # roots from ServerRoot/../../shared: RUN/../shared links to SRC/../shared.
 # Then t/TEST is generated there with httpd = WRAPPER.
 #
@@ -18,7 +18,7 @@ if [ -x "$run/t/TEST" ]; then (cd "$run" && "$PERL" t/TEST -clean >/dev/null 2>&
 rm -rf "$run/t" "$run/reports" "$run/tests"
 mkdir -p "$run/t/conf/ssl" "$run/t/htdocs" "$run/reports"
 chmod 1777 "$run/reports"   # httpd children (User nobody) write reports too
-for n in conf docs htdocs tools; do ln -sfn "$src/$n" "$run/$n"; done
+for n in conf docs htdocs tools examples; do ln -sfn "$src/$n" "$run/$n"; done
 # t/web/card-helper.t runs the card helper with tests/helper/fake-pinentry
 mkdir -p "$run/tests"
 ln -sfn "$src/tests/helper" "$run/tests/helper"
