@@ -213,6 +213,72 @@ static const unsigned char *decode_input(apr_pool_t *p, const char *in, apr_size
     }
 }
 
+/* c->serial_hex from the certificate's serial: a positive integer of at
+ * most 20 bytes. 0 (with *code, *detail) otherwise. */
+static int parse_serial(apr_pool_t *p, jpki_cert_t *c, const char **code, const char **detail)
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(c->x509), NULL);
+    char *hex;
+    if (bn == NULL || BN_is_negative(bn)) {
+        BN_free(bn);
+        *code = JPKI_E_CERT_MALFORMED;
+        *detail = "certificate serial is not a positive integer";
+        return 0;
+    }
+    hex = BN_bn2hex(bn);
+    BN_free(bn);
+    c->serial_hex = jpki_util_serial_norm(p, hex);
+    OPENSSL_free(hex);
+    if (c->serial_hex == NULL) {
+        *code = JPKI_E_CERT_MALFORMED;
+        *detail = "certificate serial is longer than 20 bytes";
+        return 0;
+    }
+    return 1;
+}
+
+/* Type from the policy OIDs; the issuer's DN decides test-ness, and so do
+ * the JPKI-TEST policy OIDs. 0 (with *code, *detail) when the certificate
+ * has more than one certificatePolicies extension. */
+static int parse_policies(jpki_cert_t *c, const char **code, const char **detail)
+{
+    X509 *x = c->x509;
+    CERTIFICATEPOLICIES *pol;
+    int test_dn = 0, crit = -1, i;
+
+    (void)dn_type(X509_get_issuer_name(x), &test_dn);
+    c->test = test_dn;
+    pol = X509_get_ext_d2i(x, NID_certificate_policies, &crit, NULL);
+    if (pol == NULL) {
+        if (crit == -2) {
+            *code = JPKI_E_CERT_MALFORMED;
+            *detail = "certificate has more than one certificatePolicies extension";
+            return 0;
+        }
+        return 1;
+    }
+    for (i = 0; i < sk_POLICYINFO_num(pol); i++) {
+        char oid[80];
+        POLICYINFO *pi = sk_POLICYINFO_value(pol, i);
+        if (OBJ_obj2txt(oid, sizeof(oid), pi->policyid, 1) <= 0) {
+            continue;
+        }
+        if (strcmp(oid, JPKI_OID_POLICY_AUTH) == 0 || strcmp(oid, JPKI_OID_POLICY_TEST_AUTH) == 0) {
+            c->type = JPKI_CERT_TYPE_AUTH;
+        }
+        else if (strcmp(oid, JPKI_OID_POLICY_SIGN) == 0 ||
+                 strcmp(oid, JPKI_OID_POLICY_TEST_SIGN) == 0) {
+            c->type = JPKI_CERT_TYPE_SIGN;
+        }
+        if (strcmp(oid, JPKI_OID_POLICY_TEST_AUTH) == 0 ||
+            strcmp(oid, JPKI_OID_POLICY_TEST_SIGN) == 0) {
+            c->test = 1;
+        }
+    }
+    CERTIFICATEPOLICIES_free(pol);
+    return 1;
+}
+
 jpki_cert_t *jpki_cert_parse(apr_pool_t *p, const char *in, apr_size_t len, const char **code,
                              const char **detail)
 {
@@ -220,13 +286,8 @@ jpki_cert_t *jpki_cert_parse(apr_pool_t *p, const char *in, apr_size_t len, cons
     apr_size_t der_len = 0;
     X509 *x;
     jpki_cert_t *c;
-    const ASN1_INTEGER *sn;
-    BIGNUM *bn;
-    char *hex;
     const ASN1_OCTET_STRING *akid;
-    CERTIFICATEPOLICIES *pol;
     EVP_PKEY *pk;
-    int crit = -1;
 
     der = decode_input(p, in, len, &der_len, code, detail);
     if (der == NULL) {
@@ -246,22 +307,7 @@ jpki_cert_t *jpki_cert_parse(apr_pool_t *p, const char *in, apr_size_t len, cons
     c->x509 = x;
     c->der = der;
     c->der_len = der_len;
-
-    sn = X509_get0_serialNumber(x);
-    bn = ASN1_INTEGER_to_BN(sn, NULL);
-    if (bn == NULL || BN_is_negative(bn)) {
-        BN_free(bn);
-        *code = JPKI_E_CERT_MALFORMED;
-        *detail = "certificate serial is not a positive integer";
-        return NULL;
-    }
-    hex = BN_bn2hex(bn);
-    BN_free(bn);
-    c->serial_hex = jpki_util_serial_norm(p, hex);
-    OPENSSL_free(hex);
-    if (c->serial_hex == NULL) {
-        *code = JPKI_E_CERT_MALFORMED;
-        *detail = "certificate serial is longer than 20 bytes";
+    if (!parse_serial(p, c, code, detail)) {
         return NULL;
     }
 
@@ -276,40 +322,7 @@ jpki_cert_t *jpki_cert_parse(apr_pool_t *p, const char *in, apr_size_t len, cons
     c->not_after = jpki_cert_asn1_time(X509_get0_notAfter(x));
     pk = X509_get0_pubkey(x);
     c->key_bits = pk ? EVP_PKEY_get_bits(pk) : 0;
-
-    /* Type from the policy OIDs; the issuer's DN decides test-ness. */
-    {
-        int test_dn = 0;
-        (void)dn_type(X509_get_issuer_name(x), &test_dn);
-        c->test = test_dn;
-    }
-    pol = X509_get_ext_d2i(x, NID_certificate_policies, &crit, NULL);
-    if (pol != NULL) {
-        int i;
-        for (i = 0; i < sk_POLICYINFO_num(pol); i++) {
-            char oid[80];
-            POLICYINFO *pi = sk_POLICYINFO_value(pol, i);
-            if (OBJ_obj2txt(oid, sizeof(oid), pi->policyid, 1) <= 0) {
-                continue;
-            }
-            if (strcmp(oid, JPKI_OID_POLICY_AUTH) == 0 ||
-                strcmp(oid, JPKI_OID_POLICY_TEST_AUTH) == 0) {
-                c->type = JPKI_CERT_TYPE_AUTH;
-            }
-            else if (strcmp(oid, JPKI_OID_POLICY_SIGN) == 0 ||
-                     strcmp(oid, JPKI_OID_POLICY_TEST_SIGN) == 0) {
-                c->type = JPKI_CERT_TYPE_SIGN;
-            }
-            if (strcmp(oid, JPKI_OID_POLICY_TEST_AUTH) == 0 ||
-                strcmp(oid, JPKI_OID_POLICY_TEST_SIGN) == 0) {
-                c->test = 1;
-            }
-        }
-        CERTIFICATEPOLICIES_free(pol);
-    }
-    else if (crit == -2) {
-        *code = JPKI_E_CERT_MALFORMED;
-        *detail = "certificate has more than one certificatePolicies extension";
+    if (!parse_policies(c, code, detail)) {
         return NULL;
     }
     return c;

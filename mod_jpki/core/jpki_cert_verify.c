@@ -58,20 +58,16 @@ int jpki_cert_fail(const char **code, const char **detail, const char *c, const 
     return 0;
 }
 
-int jpki_cert_verify(const jpki_trust_t *t, apr_pool_t *p, jpki_cert_t *c,
-                     jpki_cert_type_e expected, apr_time_t now, const char **code,
-                     const char **detail)
+/* 1. Profile checks that need no trust anchor. Cheap and specific. */
+static int verify_profile(apr_pool_t *p, const jpki_cert_t *c, const char **code,
+                          const char **detail)
 {
     X509 *x = c->x509;
     EVP_PKEY *pk = X509_get0_pubkey(x);
     int sig_nid = X509_get_signature_nid(x);
     uint32_t ku;
-    int i, ok, err, depth;
-    X509_STORE_CTX *ctx;
-    X509_VERIFY_PARAM *vp;
-    time_t tnow = (time_t)apr_time_sec(now);
+    int i;
 
-    /* 1. Profile checks that need no trust anchor. Cheap and specific. */
     if (X509_get_version(x) != X509_VERSION_3) {
         return jpki_cert_fail(code, detail, JPKI_E_CERT_MALFORMED, "not an X.509 v3 certificate");
     }
@@ -105,63 +101,91 @@ int jpki_cert_verify(const jpki_trust_t *t, apr_pool_t *p, jpki_cert_t *c,
         return jpki_cert_fail(code, detail, JPKI_E_CERT_KEY_USAGE,
                     "keyUsage does not include digitalSignature");
     }
+    return 1;
+}
 
-    /* 2. Type: policy OID (configured or default), then the expected use. */
-    {
-        CERTIFICATEPOLICIES *pol = X509_get_ext_d2i(x, NID_certificate_policies, NULL, NULL);
-        jpki_cert_type_e found = JPKI_CERT_TYPE_NONE;
-        for (i = 0; pol && i < sk_POLICYINFO_num(pol); i++) {
-            char oid[80];
-            if (OBJ_obj2txt(oid, sizeof(oid), sk_POLICYINFO_value(pol, i)->policyid, 1) <= 0) {
-                continue;
-            }
-            if ((t->auth_policies->nelts ? oid_in(oid, t->auth_policies)
-                                         : strcmp(oid, JPKI_OID_POLICY_AUTH) == 0) ||
-                (t->accept_test && strcmp(oid, JPKI_OID_POLICY_TEST_AUTH) == 0)) {
-                found = JPKI_CERT_TYPE_AUTH;
-            }
-            else if ((t->sign_policies->nelts ? oid_in(oid, t->sign_policies)
-                                              : strcmp(oid, JPKI_OID_POLICY_SIGN) == 0) ||
-                     (t->accept_test && strcmp(oid, JPKI_OID_POLICY_TEST_SIGN) == 0)) {
-                found = JPKI_CERT_TYPE_SIGN;
-            }
+/* The type a certificate's policy OIDs name (configured or default OIDs;
+ * the JPKI-TEST ones only with accept_test); the last match wins. */
+static jpki_cert_type_e policy_type(const jpki_trust_t *t, X509 *x)
+{
+    CERTIFICATEPOLICIES *pol = X509_get_ext_d2i(x, NID_certificate_policies, NULL, NULL);
+    jpki_cert_type_e found = JPKI_CERT_TYPE_NONE;
+    int i;
+    for (i = 0; pol && i < sk_POLICYINFO_num(pol); i++) {
+        char oid[80];
+        if (OBJ_obj2txt(oid, sizeof(oid), sk_POLICYINFO_value(pol, i)->policyid, 1) <= 0) {
+            continue;
         }
-        CERTIFICATEPOLICIES_free(pol);
-        if (c->test && !t->accept_test) {
-            return jpki_cert_fail(code, detail, JPKI_E_CERT_TEST_HIERARCHY,
-                        "certificate of the JPKI-TEST hierarchy (set JPKIAcceptTestCards On "
-                        "to allow it outside production)");
+        if ((t->auth_policies->nelts ? oid_in(oid, t->auth_policies)
+                                     : strcmp(oid, JPKI_OID_POLICY_AUTH) == 0) ||
+            (t->accept_test && strcmp(oid, JPKI_OID_POLICY_TEST_AUTH) == 0)) {
+            found = JPKI_CERT_TYPE_AUTH;
         }
-        if (found == JPKI_CERT_TYPE_NONE) {
-            return jpki_cert_fail(code, detail, JPKI_E_CERT_POLICY,
-                        "no JPKI certificate policy OID (user authentication or signing)");
+        else if ((t->sign_policies->nelts ? oid_in(oid, t->sign_policies)
+                                          : strcmp(oid, JPKI_OID_POLICY_SIGN) == 0) ||
+                 (t->accept_test && strcmp(oid, JPKI_OID_POLICY_TEST_SIGN) == 0)) {
+            found = JPKI_CERT_TYPE_SIGN;
         }
-        c->type = found;
     }
+    CERTIFICATEPOLICIES_free(pol);
+    return found;
+}
+
+/* 2. Type: policy OID (configured or default), then the expected use.
+ * Sets c->type. */
+static int verify_type(const jpki_trust_t *t, apr_pool_t *p, jpki_cert_t *c,
+                       jpki_cert_type_e expected, const char **code, const char **detail)
+{
+    jpki_cert_type_e found = policy_type(t, c->x509);
+    if (c->test && !t->accept_test) {
+        return jpki_cert_fail(code, detail, JPKI_E_CERT_TEST_HIERARCHY,
+                    "certificate of the JPKI-TEST hierarchy (set JPKIAcceptTestCards On "
+                    "to allow it outside production)");
+    }
+    if (found == JPKI_CERT_TYPE_NONE) {
+        return jpki_cert_fail(code, detail, JPKI_E_CERT_POLICY,
+                    "no JPKI certificate policy OID (user authentication or signing)");
+    }
+    c->type = found;
     if (expected != JPKI_CERT_TYPE_NONE && c->type != expected) {
         return jpki_cert_fail(code, detail, JPKI_E_CERT_WRONG_TYPE,
                     apr_psprintf(p, "a %s certificate was presented where a %s certificate is "
                                     "required", jpki_cert_type_name(c->type),
                                  jpki_cert_type_name(expected)));
     }
+    return 1;
+}
 
-    /* 3. Validity of the certificate itself, for a precise code. */
-    if (X509_cmp_time(X509_get0_notBefore(x), &tnow) > 0) {
+/* 3. Validity of the certificate itself, for a precise code. */
+static int verify_validity(apr_pool_t *p, const jpki_cert_t *c, time_t tnow, const char **code,
+                           const char **detail)
+{
+    if (X509_cmp_time(X509_get0_notBefore(c->x509), &tnow) > 0) {
         return jpki_cert_fail(code, detail, JPKI_E_CERT_NOT_YET_VALID,
                     apr_psprintf(p, "not valid before %s",
                                  jpki_util_time_iso(p, c->not_before)));
     }
-    if (X509_cmp_time(X509_get0_notAfter(x), &tnow) < 0) {
+    if (X509_cmp_time(X509_get0_notAfter(c->x509), &tnow) < 0) {
         return jpki_cert_fail(code, detail, JPKI_E_CERT_EXPIRED,
                     apr_psprintf(p, "expired at %s", jpki_util_time_iso(p, c->not_after)));
     }
+    return 1;
+}
 
-    /* 4. Chain to an anchor of the same type. The issuer is found by key:
-     * OpenSSL matches the authority key id against each same-DN anchor. */
-    ctx = X509_STORE_CTX_new();
+/* 4. Chain to an anchor of the same type. The issuer is found by key:
+ * OpenSSL matches the authority key id against each same-DN anchor.
+ * On success, fills c->issuer_key_id and c->serial when still unknown. */
+static int verify_chain(const jpki_trust_t *t, apr_pool_t *p, jpki_cert_t *c, time_t tnow,
+                        const char **code, const char **detail)
+{
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    X509_VERIFY_PARAM *vp;
+    STACK_OF(X509) *chain;
+    int err, depth;
+
     if (ctx == NULL ||
         !X509_STORE_CTX_init(ctx, c->type == JPKI_CERT_TYPE_AUTH ? t->auth_store : t->sign_store,
-                             x, NULL)) {
+                             c->x509, NULL)) {
         X509_STORE_CTX_free(ctx);
         return jpki_cert_fail(code, detail, JPKI_E_CERT_UNTRUSTED,
                               "cannot set up chain verification");
@@ -170,8 +194,7 @@ int jpki_cert_verify(const jpki_trust_t *t, apr_pool_t *p, jpki_cert_t *c,
     X509_VERIFY_PARAM_set_time(vp, tnow);
     /* level 2: RSA >= 2048 and no SHA-1 anywhere in the chain */
     X509_VERIFY_PARAM_set_auth_level(vp, 2);
-    ok = X509_verify_cert(ctx);
-    if (ok != 1) {
+    if (X509_verify_cert(ctx) != 1) {
         err = X509_STORE_CTX_get_error(ctx);
         depth = X509_STORE_CTX_get_error_depth(ctx);
         X509_STORE_CTX_free(ctx);
@@ -187,15 +210,25 @@ int jpki_cert_verify(const jpki_trust_t *t, apr_pool_t *p, jpki_cert_t *c,
                                  jpki_cert_type_name(c->type), X509_verify_cert_error_string(err),
                                  depth));
     }
-    {
-        STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
-        if (c->issuer_key_id == NULL && sk_X509_num(chain) > 1) {
-            c->issuer_key_id = jpki_cert_key_id(p, sk_X509_value(chain, 1));
-            c->serial = apr_pstrcat(p, c->issuer_key_id, ":", c->serial_hex, NULL);
-        }
+    chain = X509_STORE_CTX_get0_chain(ctx);
+    if (c->issuer_key_id == NULL && sk_X509_num(chain) > 1) {
+        c->issuer_key_id = jpki_cert_key_id(p, sk_X509_value(chain, 1));
+        c->serial = apr_pstrcat(p, c->issuer_key_id, ":", c->serial_hex, NULL);
     }
     X509_STORE_CTX_free(ctx);
     return 1;
+}
+
+int jpki_cert_verify(const jpki_trust_t *t, apr_pool_t *p, jpki_cert_t *c,
+                     jpki_cert_type_e expected, apr_time_t now, const char **code,
+                     const char **detail)
+{
+    time_t tnow = (time_t)apr_time_sec(now);
+
+    return verify_profile(p, c, code, detail) &&
+           verify_type(t, p, c, expected, code, detail) &&
+           verify_validity(p, c, tnow, code, detail) &&
+           verify_chain(t, p, c, tnow, code, detail);
 }
 
 /* ------------------------------------------------------------ signature -- */

@@ -2,7 +2,7 @@
  * Pure helpers of the identity export (jpki_identity.c): header names
  * derived from variable names, safe header values, and the normalised
  * header-name comparison of the spoofing protection. APR only, no httpd:
- * part of libjpki_core, unit-tested in tests/unit/test_export.c.
+ * part of libjpki_core, unit-tested in tests/unit/test_export_util.c.
  */
 #ifndef JPKI_EXPORT_UTIL_H
 #define JPKI_EXPORT_UTIL_H

@@ -167,12 +167,129 @@ static int link_pending(json_t *o)
     return 0;
 }
 
+/* An answer other than HTTP 200 that has a JSON object body: the renewal
+ * link not there yet (400 with ASSOCIATED_CERTIFICATE_NOT_EXISTS), or no
+ * answer, with the Connect code when it is a plain identifier. */
+static jpki_pf_kind_e pf_error_body(apr_pool_t *p, long http_status, json_t *o,
+                                    jpki_pf_answer_t *a)
+{
+    const char *code = json_string_value(json_object_get(o, "code"));
+    if (http_status == 400 && link_pending(o)) {
+        a->kind = JPKI_PF_LINK_PENDING;
+        a->why = "ASSOCIATED_CERTIFICATE_NOT_EXISTS: renewal link data not available yet";
+        return a->kind;
+    }
+    a->why = apr_psprintf(p, "HTTP %ld code=%s", http_status, (code && id_ok(code)) ? code : "-");
+    a->kind = JPKI_PF_BAD;
+    return a->kind;
+}
+
+/* certificateStatus: a->status (and a->reason when revoked). */
+static const char *pf_status(apr_pool_t *p, json_t *st, jpki_pf_answer_t *a)
+{
+    const char *s = NULL, *reason = NULL;
+    if (!str_member(p, st, "status", NULL, &s) || s == NULL) {
+        return "certificateStatus.status missing or not a string";
+    }
+    if (!str_member(p, st, "revocationReason", "revocation_reason", &reason)) {
+        return "certificateStatus.revocationReason is not a string";
+    }
+    if (strcmp(s, "STATUS_GOOD") == 0) {
+        a->status = "good";
+    }
+    else if (strcmp(s, "STATUS_REVOKED") == 0) {
+        a->status = "revoked";
+        a->reason = jpki_reason_name(reason);
+    }
+    else if (strcmp(s, "STATUS_EXPIRED") == 0) {
+        a->status = "expired";
+    }
+    else if (strcmp(s, "STATUS_UNKNOWN") == 0) {
+        a->status = "unknown";
+    }
+    else {
+        return "certificateStatus.status has an unknown value";
+    }
+    return NULL;
+}
+
+/* verification (of the signature sent along): a->result. */
+static const char *pf_verification(apr_pool_t *p, json_t *ver, jpki_pf_answer_t *a)
+{
+    const char *res;
+    if (!str_member(p, ver, "result", NULL, &res) || res == NULL) {
+        return "verification.result missing or not a string";
+    }
+    if (strcmp(res, "RESULT_OK") == 0) {
+        a->result = "ok";
+    }
+    else if (strcmp(res, "RESULT_SIGNATURE_MISMATCH") == 0) {
+        a->result = "signature_mismatch";
+    }
+    else if (strcmp(res, "RESULT_CERTIFICATE_REVOKED") == 0) {
+        a->result = "revoked";
+    }
+    else if (strcmp(res, "RESULT_CERTIFICATE_EXPIRED") == 0) {
+        a->result = "expired";
+    }
+    else {
+        return "verification.result has an unknown value";
+    }
+    return NULL;
+}
+
+/* certificate: a->cert_id and a->cert_type. */
+static const char *pf_certificate(apr_pool_t *p, json_t *cert, jpki_pf_answer_t *a)
+{
+    const char *type = NULL;
+    if (!str_member(p, cert, "id", NULL, &a->cert_id) ||
+        !str_member(p, cert, "type", NULL, &type) || !id_ok(a->cert_id)) {
+        return "certificate.id or certificate.type has the wrong type";
+    }
+    if (type && strstr(type, "USER_AUTHENTICATION")) {
+        a->cert_type = "auth";
+    }
+    else if (type && strstr(type, "DIGITAL_SIGNATURE")) {
+        a->cert_type = "sign";
+    }
+    return NULL;
+}
+
+/* The members of an HTTP 200 answer into *a; NULL, or why it is no answer. */
+static const char *pf_answer_body(apr_pool_t *p, json_t *o, jpki_pf_answer_t *a)
+{
+    json_t *st = NULL, *cert = NULL, *ver = NULL, *user = NULL;
+    const char *why;
+    if (!obj_member(o, "certificateStatus", "certificate_status", &st) ||
+        !obj_member(o, "certificate", NULL, &cert) ||
+        !obj_member(o, "verification", NULL, &ver) || !obj_member(o, "user", NULL, &user)) {
+        return "answer has a member of the wrong type";
+    }
+    if (st == NULL) {
+        return "answer has no certificateStatus";
+    }
+    if ((why = pf_status(p, st, a)) != NULL) {
+        return why;
+    }
+    if (ver != NULL && (why = pf_verification(p, ver, a)) != NULL) {
+        return why;
+    }
+    if (cert != NULL && (why = pf_certificate(p, cert, a)) != NULL) {
+        return why;
+    }
+    if (user != NULL &&
+        (!str_member(p, user, "id", NULL, &a->user_id) || !id_ok(a->user_id))) {
+        return "user.id is not an identifier string";
+    }
+    return NULL;
+}
+
 jpki_pf_kind_e jpki_pf_parse(apr_pool_t *p, long http_status, const char *body, apr_size_t len,
                              jpki_pf_answer_t *a)
 {
     json_error_t e;
-    json_t *o, *st = NULL, *cert = NULL, *ver = NULL, *user = NULL;
-    const char *s = NULL, *reason = NULL, *type = NULL;
+    json_t *o;
+    const char *why;
     int depth;
 
     memset(a, 0, sizeof(*a));
@@ -195,98 +312,15 @@ jpki_pf_kind_e jpki_pf_parse(apr_pool_t *p, long http_status, const char *body, 
                                                         http_status));
     }
     if (http_status != 200) {
-        const char *code = json_string_value(json_object_get(o, "code"));
-        if (http_status == 400 && link_pending(o)) {
-            json_decref(o);
-            a->kind = JPKI_PF_LINK_PENDING;
-            a->why = "ASSOCIATED_CERTIFICATE_NOT_EXISTS: renewal link data not available yet";
-            return a->kind;
-        }
-        a->why = apr_psprintf(p, "HTTP %ld code=%s", http_status,
-                              (code && id_ok(code)) ? code : "-");
+        pf_error_body(p, http_status, o, a);
         json_decref(o);
-        a->kind = JPKI_PF_BAD;
         return a->kind;
     }
-
-    if (!obj_member(o, "certificateStatus", "certificate_status", &st) ||
-        !obj_member(o, "certificate", NULL, &cert) ||
-        !obj_member(o, "verification", NULL, &ver) || !obj_member(o, "user", NULL, &user)) {
-        json_decref(o);
-        return bad(a, "answer has a member of the wrong type");
-    }
-    if (st == NULL) {
-        json_decref(o);
-        return bad(a, "answer has no certificateStatus");
-    }
-    if (!str_member(p, st, "status", NULL, &s) || s == NULL) {
-        json_decref(o);
-        return bad(a, "certificateStatus.status missing or not a string");
-    }
-    if (!str_member(p, st, "revocationReason", "revocation_reason", &reason)) {
-        json_decref(o);
-        return bad(a, "certificateStatus.revocationReason is not a string");
-    }
-    if (strcmp(s, "STATUS_GOOD") == 0) {
-        a->status = "good";
-    }
-    else if (strcmp(s, "STATUS_REVOKED") == 0) {
-        a->status = "revoked";
-        a->reason = jpki_reason_name(reason);
-    }
-    else if (strcmp(s, "STATUS_EXPIRED") == 0) {
-        a->status = "expired";
-    }
-    else if (strcmp(s, "STATUS_UNKNOWN") == 0) {
-        a->status = "unknown";
-    }
-    else {
-        json_decref(o);
-        return bad(a, "certificateStatus.status has an unknown value");
-    }
-    if (ver != NULL) {
-        const char *res;
-        if (!str_member(p, ver, "result", NULL, &res) || res == NULL) {
-            json_decref(o);
-            return bad(a, "verification.result missing or not a string");
-        }
-        if (strcmp(res, "RESULT_OK") == 0) {
-            a->result = "ok";
-        }
-        else if (strcmp(res, "RESULT_SIGNATURE_MISMATCH") == 0) {
-            a->result = "signature_mismatch";
-        }
-        else if (strcmp(res, "RESULT_CERTIFICATE_REVOKED") == 0) {
-            a->result = "revoked";
-        }
-        else if (strcmp(res, "RESULT_CERTIFICATE_EXPIRED") == 0) {
-            a->result = "expired";
-        }
-        else {
-            json_decref(o);
-            return bad(a, "verification.result has an unknown value");
-        }
-    }
-    if (cert != NULL) {
-        if (!str_member(p, cert, "id", NULL, &a->cert_id) ||
-            !str_member(p, cert, "type", NULL, &type) || !id_ok(a->cert_id)) {
-            json_decref(o);
-            return bad(a, "certificate.id or certificate.type has the wrong type");
-        }
-        if (type && strstr(type, "USER_AUTHENTICATION")) {
-            a->cert_type = "auth";
-        }
-        else if (type && strstr(type, "DIGITAL_SIGNATURE")) {
-            a->cert_type = "sign";
-        }
-    }
-    if (user != NULL) {
-        if (!str_member(p, user, "id", NULL, &a->user_id) || !id_ok(a->user_id)) {
-            json_decref(o);
-            return bad(a, "user.id is not an identifier string");
-        }
-    }
+    why = pf_answer_body(p, o, a);
     json_decref(o);
+    if (why != NULL) {
+        return bad(a, why);
+    }
     a->kind = JPKI_PF_ANSWER;
     return a->kind;
 }
@@ -370,45 +404,42 @@ static const char *signer_in_validity(apr_pool_t *p, OCSP_BASICRESP *bs, STACK_O
     return NULL;
 }
 
-const char *jpki_ocsp_check(apr_pool_t *p, const unsigned char *der, apr_size_t len,
-                            OCSP_REQUEST *req, OCSP_CERTID *id, X509_STORE *store,
-                            STACK_OF(X509) *signers, int require_nonce, long skew, long max_age,
-                            apr_time_t now, jpki_ocsp_answer_t *out, const char **why)
+/* The envelope: a DER OCSPResponse, responseStatus successful, a basic
+ * response. *resp and *bs are set as far as decoded; the caller frees them. */
+static const char *ocsp_decode(apr_pool_t *p, const unsigned char *der, apr_size_t len,
+                               OCSP_RESPONSE **resp, OCSP_BASICRESP **bs, const char **why)
 {
     const unsigned char *q = der;
-    OCSP_RESPONSE *resp = NULL;
-    OCSP_BASICRESP *bs = NULL;
-    ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL, *revtime = NULL;
-    const char *err = NULL;
-    int status, reason = -1, rc;
-    apr_time_t skew_t = apr_time_from_sec(skew);
-
-    memset(out, 0, sizeof(*out));
-    *why = NULL;
-    resp = (len > 0 && len < (1u << 24)) ? d2i_OCSP_RESPONSE(NULL, &q, (long)len) : NULL;
-    if (resp == NULL || q != der + len) {
-        err = "ocsp_malformed";
+    int rc;
+    *resp = (len > 0 && len < (1u << 24)) ? d2i_OCSP_RESPONSE(NULL, &q, (long)len) : NULL;
+    if (*resp == NULL || q != der + len) {
         *why = "response is not a DER OCSPResponse";
-        goto done;
+        return "ocsp_malformed";
     }
-    if ((rc = OCSP_response_status(resp)) != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
-        err = "ocsp_unsuccessful";
+    if ((rc = OCSP_response_status(*resp)) != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
         *why = apr_psprintf(p, "responseStatus %d (%s)", rc, OCSP_response_status_str(rc));
-        goto done;
+        return "ocsp_unsuccessful";
     }
-    if ((bs = OCSP_response_get1_basic(resp)) == NULL) {
-        err = "ocsp_malformed";
+    if ((*bs = OCSP_response_get1_basic(*resp)) == NULL) {
         *why = "no basic response";
-        goto done;
+        return "ocsp_malformed";
     }
+    return NULL;
+}
+
+/* Ours and genuine: the nonce, the responder's signature and authority,
+ * the responder certificate's validity. */
+static const char *ocsp_authentic(apr_pool_t *p, OCSP_BASICRESP *bs, OCSP_REQUEST *req,
+                                  X509_STORE *store, STACK_OF(X509) *signers, int require_nonce,
+                                  apr_time_t now, const char **why)
+{
     /* 1 equal, 2 neither has one, -1 only the request has one, 0 mismatch,
      * 3 only the response has one. */
-    rc = OCSP_check_nonce(req, bs);
+    int rc = OCSP_check_nonce(req, bs);
     if (rc == 0 || (rc == -1 && require_nonce)) {
-        err = "ocsp_nonce";
         *why = rc == 0 ? "nonce in the response differs from ours (a replayed response)"
                        : "response carries no nonce (JPKIOCSPRequireNonce On)";
-        goto done;
+        return "ocsp_nonce";
     }
     /* Explicitly authorised responders (JPKIOCSPSigner) are trusted as
      * they are; any other signer must chain to a configured root and be
@@ -418,46 +449,48 @@ const char *jpki_ocsp_check(apr_pool_t *p, const unsigned char *der, apr_size_t 
     rc = OCSP_basic_verify(bs, signers, store, OCSP_TRUSTOTHER | OCSP_NOEXPLICIT);
     if (rc <= 0) {
         unsigned long e = ERR_peek_last_error();
-        err = "ocsp_signature";
         *why = apr_psprintf(p, "responder signature or authorisation refused: %s",
                             e ? ERR_reason_error_string(e) : "verify failed");
         ERR_clear_error();
-        goto done;
+        return "ocsp_signature";
     }
-    if ((err = signer_in_validity(p, bs, signers, now, why)) != NULL) {
-        goto done;
-    }
+    return signer_in_validity(p, bs, signers, now, why);
+}
+
+/* The single response about our certificate: fresh enough, then its
+ * status into *out. */
+static const char *ocsp_single(OCSP_BASICRESP *bs, OCSP_CERTID *id, long skew, long max_age,
+                               apr_time_t now, jpki_ocsp_answer_t *out, const char **why)
+{
+    ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL, *revtime = NULL;
+    int status, reason = -1;
+    apr_time_t skew_t = apr_time_from_sec(skew);
+
     if (!OCSP_resp_find_status(bs, id, &status, &reason, &revtime, &thisupd, &nextupd)) {
-        err = "ocsp_wrong_certificate";
         *why = "the response is not about the certificate we asked for";
-        goto done;
+        return "ocsp_wrong_certificate";
     }
     out->this_update = jpki_cert_asn1_time(thisupd);
     out->next_update = nextupd ? jpki_cert_asn1_time(nextupd) : 0;
     if (out->this_update == 0 || (nextupd && out->next_update == 0)) {
-        err = "ocsp_malformed";
         *why = "unreadable thisUpdate/nextUpdate";
-        goto done;
+        return "ocsp_malformed";
     }
     if (out->this_update > now + skew_t) {
-        err = "ocsp_stale";
         *why = "thisUpdate is in the future (JPKIOCSPTimeSkew)";
-        goto done;
+        return "ocsp_stale";
     }
     if (out->next_update && out->next_update < now - skew_t) {
-        err = "ocsp_stale";
         *why = "nextUpdate has passed: the response is too old";
-        goto done;
+        return "ocsp_stale";
     }
     if (out->next_update && out->next_update < out->this_update) {
-        err = "ocsp_malformed";
         *why = "nextUpdate before thisUpdate";
-        goto done;
+        return "ocsp_malformed";
     }
     if (max_age >= 0 && out->this_update < now - skew_t - apr_time_from_sec(max_age)) {
-        err = "ocsp_stale";
         *why = "thisUpdate is older than JPKIOCSPMaxAge: the response is too old";
-        goto done;
+        return "ocsp_stale";
     }
     switch (status) {
     case V_OCSP_CERTSTATUS_GOOD:
@@ -471,7 +504,27 @@ const char *jpki_ocsp_check(apr_pool_t *p, const unsigned char *der, apr_size_t 
         out->status = "unknown";
         break;
     }
-done:
+    return NULL;
+}
+
+const char *jpki_ocsp_check(apr_pool_t *p, const unsigned char *der, apr_size_t len,
+                            OCSP_REQUEST *req, OCSP_CERTID *id, X509_STORE *store,
+                            STACK_OF(X509) *signers, int require_nonce, long skew, long max_age,
+                            apr_time_t now, jpki_ocsp_answer_t *out, const char **why)
+{
+    OCSP_RESPONSE *resp = NULL;
+    OCSP_BASICRESP *bs = NULL;
+    const char *err;
+
+    memset(out, 0, sizeof(*out));
+    *why = NULL;
+    err = ocsp_decode(p, der, len, &resp, &bs, why);
+    if (err == NULL) {
+        err = ocsp_authentic(p, bs, req, store, signers, require_nonce, now, why);
+    }
+    if (err == NULL) {
+        err = ocsp_single(bs, id, skew, max_age, now, out, why);
+    }
     OCSP_BASICRESP_free(bs);
     OCSP_RESPONSE_free(resp);
     return err;

@@ -154,26 +154,10 @@ const char *jpki_http_outcome_name(jpki_http_outcome_e o)
     }
 }
 
-jpki_http_outcome_e jpki_http_post(apr_pool_t *p, const jpki_http_req_t *rq,
-                                   jpki_http_resp_t *resp)
+/* Content-Type, Accept and Authorization as asked; no Expect: 100-continue. */
+static struct curl_slist *request_headers(apr_pool_t *p, const jpki_http_req_t *rq)
 {
-    CURL *c = handle_get();
     struct curl_slist *hdr = NULL;
-    char errbuf[CURL_ERROR_SIZE];
-    sink_t sink;
-    CURLcode rc;
-    apr_time_t t0 = apr_time_now();
-
-    memset(resp, 0, sizeof(*resp));
-    memset(&sink, 0, sizeof(sink));
-    sink.p = p;
-    sink.max = rq->max_response;
-    errbuf[0] = '\0';
-    if (c == NULL) {
-        resp->outcome = JPKI_HTTP_OTHER;
-        resp->error = "curl_easy_init failed";
-        return resp->outcome;
-    }
     hdr = curl_slist_append(hdr, apr_pstrcat(p, "Content-Type: ", rq->content_type, NULL));
     if (rq->accept) {
         hdr = curl_slist_append(hdr, apr_pstrcat(p, "Accept: ", rq->accept, NULL));
@@ -182,7 +166,15 @@ jpki_http_outcome_e jpki_http_post(apr_pool_t *p, const jpki_http_req_t *rq,
         hdr = curl_slist_append(hdr, apr_pstrcat(p, "Authorization: Bearer ", rq->bearer, NULL));
     }
     hdr = curl_slist_append(hdr, "Expect:"); /* no 100-continue round trip */
+    return hdr;
+}
 
+/* One POST of rq->body to rq->url: timeouts, no redirects, the allowed
+ * protocols, the size cap, and TLS verified against rq->ca_file (a pin)
+ * or the system's CAs, with the client certificate when there is one. */
+static void request_options(CURL *c, const jpki_http_req_t *rq, struct curl_slist *hdr,
+                            sink_t *sink, char *errbuf)
+{
     curl_easy_setopt(c, CURLOPT_URL, rq->url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -201,7 +193,7 @@ jpki_http_outcome_e jpki_http_post(apr_pool_t *p, const jpki_http_req_t *rq,
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_response);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "mod_jpki");
@@ -216,6 +208,52 @@ jpki_http_outcome_e jpki_http_post(apr_pool_t *p, const jpki_http_req_t *rq,
         curl_easy_setopt(c, CURLOPT_SSLCERT, rq->client_cert);
         curl_easy_setopt(c, CURLOPT_SSLKEY, rq->client_key);
     }
+}
+
+/* A failed transfer's libcurl code as one of our outcomes. */
+static jpki_http_outcome_e failure_outcome(CURLcode rc, const sink_t *sink)
+{
+    if (sink->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        return JPKI_HTTP_TOO_LARGE;
+    }
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+        return JPKI_HTTP_TIMEOUT;
+    }
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+        return JPKI_HTTP_CONNECT;
+    }
+    if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ||
+#if LIBCURL_VERSION_NUM < 0x073e00
+        rc == CURLE_SSL_CACERT ||
+#endif
+        rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE) {
+        return JPKI_HTTP_TLS;
+    }
+    return JPKI_HTTP_OTHER;
+}
+
+jpki_http_outcome_e jpki_http_post(apr_pool_t *p, const jpki_http_req_t *rq,
+                                   jpki_http_resp_t *resp)
+{
+    CURL *c = handle_get();
+    struct curl_slist *hdr;
+    char errbuf[CURL_ERROR_SIZE];
+    sink_t sink;
+    CURLcode rc;
+    apr_time_t t0 = apr_time_now();
+
+    memset(resp, 0, sizeof(*resp));
+    memset(&sink, 0, sizeof(sink));
+    sink.p = p;
+    sink.max = rq->max_response;
+    errbuf[0] = '\0';
+    if (c == NULL) {
+        resp->outcome = JPKI_HTTP_OTHER;
+        resp->error = "curl_easy_init failed";
+        return resp->outcome;
+    }
+    hdr = request_headers(p, rq);
+    request_options(c, rq, hdr, &sink, errbuf);
 
     rc = curl_easy_perform(c);
     resp->ms = (long)apr_time_as_msec(apr_time_now() - t0);
@@ -228,25 +266,7 @@ jpki_http_outcome_e jpki_http_post(apr_pool_t *p, const jpki_http_req_t *rq,
         resp->len = sink.len;
     }
     else {
-        if (sink.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-            resp->outcome = JPKI_HTTP_TOO_LARGE;
-        }
-        else if (rc == CURLE_OPERATION_TIMEDOUT) {
-            resp->outcome = JPKI_HTTP_TIMEOUT;
-        }
-        else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
-            resp->outcome = JPKI_HTTP_CONNECT;
-        }
-        else if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ||
-#if LIBCURL_VERSION_NUM < 0x073e00
-                 rc == CURLE_SSL_CACERT ||
-#endif
-                 rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE) {
-            resp->outcome = JPKI_HTTP_TLS;
-        }
-        else {
-            resp->outcome = JPKI_HTTP_OTHER;
-        }
+        resp->outcome = failure_outcome(rc, &sink);
         resp->error = apr_pstrdup(p, errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }
     /* The error buffer and write sink live on this stack frame. */

@@ -1,32 +1,20 @@
 /*
- * Unit tests for the pure login parsers (jpki_login_core.c): the
+ * Unit tests of core/jpki_login_core.c, the pure login parsers: the
  * origin-bound client data (protocol v2), origins, and the login body.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_general.h>
 #include <apr_strings.h>
+#include <jansson.h>
 
+#include "unit.h"
 #include "core/jpki_login_core.h"
 #include "core/jpki_util.h"
-
-static apr_pool_t *pool;
 
 #define CH "q8S0bW1xYZabcdefghijklmnopqrstuvwxyz0123-_A" /* 43 characters */
 #define CANON                                                                                      \
     "{\"type\":\"jpki.login\",\"challenge\":\"" CH "\",\"origin\":\"https://bank.example\"}"
-
-static void setup(void)
-{
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-}
 
 static const char *parse(const char *s, jpki_clientdata_t *cd)
 {
@@ -297,14 +285,35 @@ START_TEST(login_body_bad)
 }
 END_TEST
 
+/* The generic JSON-object reader behind the login body and client data. */
+static const char *obj_why(const char *s, int max_depth)
+{
+    const char *why = NULL;
+    json_t *o = jpki_json_object_parse(s, strlen(s), max_depth, &why);
+    if (o != NULL) {
+        json_decref(o);
+        return "object";
+    }
+    ck_assert_ptr_nonnull(why);
+    return why;
+}
+
+START_TEST(json_object_parse)
+{
+    ck_assert_str_eq(obj_why("{\"a\":{\"b\":1}}", 2), "object");
+    ck_assert_str_eq(obj_why("{\"a\":{\"b\":1}}", 1), "JSON nested too deeply");
+    ck_assert_str_eq(obj_why("{\"a\":1", 4), "body is not balanced JSON");
+    ck_assert_str_eq(obj_why("{\"a\":01}", 4), "body is not valid JSON");
+    ck_assert_str_eq(obj_why("{\"a\":1,\"a\":2}", 4), "body is not valid JSON");
+    ck_assert_str_eq(obj_why("[1,2]", 4), "body is not a JSON object");
+    ck_assert_str_eq(obj_why("\"x\"", 4), "body is not valid JSON"); /* no JSON_DECODE_ANY */
+}
+END_TEST
+
 int main(void)
 {
-    Suite *s = suite_create("login_core");
-    TCase *tc = tcase_create("login_core");
-    SRunner *sr;
-    int failed;
-    apr_initialize();
-    tcase_add_checked_fixture(tc, setup, teardown);
+    Suite *s = suite_create("jpki_login_core");
+    TCase *tc = unit_tcase(s, "login_core", 0);
     tcase_add_test(tc, origin_valid);
     tcase_add_test(tc, clientdata_canonical);
     tcase_add_test(tc, clientdata_not_canonical);
@@ -312,11 +321,6 @@ int main(void)
     tcase_add_test(tc, clientdata_decode);
     tcase_add_test(tc, login_body);
     tcase_add_test(tc, login_body_bad);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    tcase_add_test(tc, json_object_parse);
+    return unit_run(s);
 }

@@ -31,41 +31,40 @@ static apr_status_t id_free(void *d)
     return APR_SUCCESS;
 }
 
-int jpki_status_ocsp_call(request_rec *r, const jpki_status_cfg_t *sc,
-                          const jpki_status_query_t *q, jpki_status_result_t *res,
-                          const char **why)
+/* The CertID (issuer anchor + serial) and the DER request, both freed with
+ * r->pool. NULL (with res->error, *why) when either cannot be built. */
+static unsigned char *ocsp_request(request_rec *r, const jpki_status_cfg_t *sc,
+                                   const jpki_anchor_t *a, const char *serial_hex,
+                                   OCSP_CERTID **id, OCSP_REQUEST **req, apr_size_t *der_len,
+                                   jpki_status_result_t *res, const char **why)
 {
-    jpki_srv_cfg_t *cfg = jpki_srv_cfg(r->server);
-    const jpki_anchor_t *a = anchor_by_key_id(cfg->trust, q->issuer_key_id);
-    OCSP_CERTID *id;
-    OCSP_REQUEST *req = NULL;
     unsigned char *der;
-    apr_size_t der_len, max;
-    long cms, tms;
-    jpki_http_req_t rq;
-    jpki_http_resp_t rs;
-    jpki_ocsp_answer_t ans;
-    const char *err;
-
-    if (a == NULL) {
-        res->error = "no_issuer";
-        *why = "no configured root with the certificate's issuer key id (JPKITrustedCA)";
-        return 0;
-    }
-    id = jpki_ocsp_certid(a->x509, q->serial_hex);
-    if (id == NULL) {
+    *id = jpki_ocsp_certid(a->x509, serial_hex);
+    if (*id == NULL) {
         res->error = "internal";
         *why = "cannot build the OCSP CertID";
-        return 0;
+        return NULL;
     }
-    apr_pool_cleanup_register(r->pool, id, id_free, apr_pool_cleanup_null);
-    der = jpki_ocsp_request(r->pool, id, sc->ocsp_nonce != 0, &req, &der_len);
+    apr_pool_cleanup_register(r->pool, *id, id_free, apr_pool_cleanup_null);
+    der = jpki_ocsp_request(r->pool, *id, sc->ocsp_nonce != 0, req, der_len);
     if (der == NULL) {
         res->error = "internal";
         *why = "cannot build the OCSP request";
-        return 0;
+        return NULL;
     }
-    apr_pool_cleanup_register(r->pool, req, req_free, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(r->pool, *req, req_free, apr_pool_cleanup_null);
+    return der;
+}
+
+/* POST the request to JPKIOCSPURL; 1 on an HTTP 200 answer in *rs, else 0
+ * (with res->error, *why). */
+static int ocsp_post(request_rec *r, const jpki_status_cfg_t *sc, unsigned char *der,
+                     apr_size_t der_len, jpki_http_resp_t *rs, jpki_status_result_t *res,
+                     const char **why)
+{
+    jpki_http_req_t rq;
+    apr_size_t max;
+    long cms, tms;
 
     jpki_status_http_defaults(sc, &cms, &tms, &max);
     memset(&rq, 0, sizeof(rq));
@@ -80,14 +79,40 @@ int jpki_status_ocsp_call(request_rec *r, const jpki_status_cfg_t *sc,
     if (strncasecmp(sc->ocsp_url, "https:", 6) == 0) {
         rq.ca_file = sc->pf_ca; /* JPKIPlatformCA pins an https responder too */
     }
-    if (jpki_http_post(r->pool, &rq, &rs) != JPKI_HTTP_OK) {
-        res->error = jpki_http_outcome_name(rs.outcome);
-        *why = apr_psprintf(r->pool, "OCSP %s after %ld ms: %s", res->error, rs.ms, rs.error);
+    if (jpki_http_post(r->pool, &rq, rs) != JPKI_HTTP_OK) {
+        res->error = jpki_http_outcome_name(rs->outcome);
+        *why = apr_psprintf(r->pool, "OCSP %s after %ld ms: %s", res->error, rs->ms, rs->error);
         return 0;
     }
-    if (rs.status != 200) {
+    if (rs->status != 200) {
         res->error = "bad_answer";
-        *why = apr_psprintf(r->pool, "OCSP responder answered HTTP %ld", rs.status);
+        *why = apr_psprintf(r->pool, "OCSP responder answered HTTP %ld", rs->status);
+        return 0;
+    }
+    return 1;
+}
+
+int jpki_status_ocsp_call(request_rec *r, const jpki_status_cfg_t *sc,
+                          const jpki_status_query_t *q, jpki_status_result_t *res,
+                          const char **why)
+{
+    jpki_srv_cfg_t *cfg = jpki_srv_cfg(r->server);
+    const jpki_anchor_t *a = anchor_by_key_id(cfg->trust, q->issuer_key_id);
+    OCSP_CERTID *id = NULL;
+    OCSP_REQUEST *req = NULL;
+    unsigned char *der;
+    apr_size_t der_len;
+    jpki_http_resp_t rs;
+    jpki_ocsp_answer_t ans;
+    const char *err;
+
+    if (a == NULL) {
+        res->error = "no_issuer";
+        *why = "no configured root with the certificate's issuer key id (JPKITrustedCA)";
+        return 0;
+    }
+    der = ocsp_request(r, sc, a, q->serial_hex, &id, &req, &der_len, res, why);
+    if (der == NULL || !ocsp_post(r, sc, der, der_len, &rs, res, why)) {
         return 0;
     }
     err = jpki_ocsp_check(r->pool, (const unsigned char *)rs.body, rs.len, req, id,
@@ -95,8 +120,7 @@ int jpki_status_ocsp_call(request_rec *r, const jpki_status_cfg_t *sc,
                                                          : cfg->trust->auth_store,
                           sc->ocsp_signers, sc->ocsp_nonce != 0,
                           sc->ocsp_skew == JPKI_UNSET ? 300 : sc->ocsp_skew,
-                          jpki_status_ocsp_max_age(sc), apr_time_now(), &ans,
-                          why);
+                          jpki_status_ocsp_max_age(sc), apr_time_now(), &ans, why);
     if (err != NULL) {
         res->error = err;
         *why = apr_psprintf(r->pool, "OCSP response refused (%s): %s", err, *why);

@@ -1,37 +1,24 @@
 /*
- * Unit tests for the pure status core (jpki_status_core.c): revocation
- * reason names and codes, the platform operator's JSON answers (good,
- * revoked, wrong types, malformed, errors, link pending), and OCSP
- * request/response checks against responses made by `openssl ocsp` from
- * the test PKI ($JPKI_PKI_DIR): good, revoked with reason, nonce
- * mismatch, another certificate, rogue signer, too old.
+ * Unit tests of core/jpki_status_core.c: revocation reason names and
+ * codes, the platform operator's JSON answers (good, revoked, wrong types,
+ * malformed, errors, link pending), and OCSP request/response checks
+ * against responses made by `openssl ocsp` from the test PKI
+ * ($JPKI_PKI_DIR): good, revoked with reason, nonce mismatch, another
+ * certificate, rogue signer, too old, malformed envelopes.
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <apr_general.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
 #include <openssl/pem.h>
 
+#include "unit.h"
 #include "core/jpki_cert.h"
 #include "core/jpki_status_core.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-}
 
 /* ------------------------------------------------------------ reasons -- */
 
@@ -73,8 +60,10 @@ START_TEST(pf_good_verify)
     ck_assert_int_eq(
         pf(200,
            "{\"verification\":{\"id\":\"v1\",\"result\":\"RESULT_OK\"},"
-           "\"certificate\":{\"id\":\"crt_0facea\",\"type\":\"TYPE_JPKI_CARD_USER_AUTHENTICATION\"},"
-           "\"certificateStatus\":{\"status\":\"STATUS_GOOD\",\"checkMethod\":\"CHECK_METHOD_OCSP\"},"
+           "\"certificate\":{\"id\":\"crt_0facea\",\"type\":\"TYPE_JPKI_CARD_USER_AUTHENTICATION\"}"
+           ","
+           "\"certificateStatus\":{\"status\":\"STATUS_GOOD\",\"checkMethod\":\"CHECK_METHOD_"
+           "OCSP\"},"
            "\"user\":{\"id\":\"usr_alice\"},\"isNewUser\":true,\"extra\":{\"a\":[1,2]}}",
            &a),
         JPKI_PF_ANSWER);
@@ -90,12 +79,13 @@ END_TEST
 START_TEST(pf_revoked_snake_case)
 {
     jpki_pf_answer_t a;
-    ck_assert_int_eq(pf(200,
-                        "{\"certificate_status\":{\"status\":\"STATUS_REVOKED\","
-                        "\"revocation_reason\":\"REVOCATION_REASON_CERTIFICATE_HOLD\"},"
-                        "\"certificate\":{\"id\":\"crt_1\",\"type\":\"TYPE_JPKI_CARD_DIGITAL_SIGNATURE\"}}",
-                        &a),
-                     JPKI_PF_ANSWER);
+    ck_assert_int_eq(
+        pf(200,
+           "{\"certificate_status\":{\"status\":\"STATUS_REVOKED\","
+           "\"revocation_reason\":\"REVOCATION_REASON_CERTIFICATE_HOLD\"},"
+           "\"certificate\":{\"id\":\"crt_1\",\"type\":\"TYPE_JPKI_CARD_DIGITAL_SIGNATURE\"}}",
+           &a),
+        JPKI_PF_ANSWER);
     ck_assert_str_eq(a.status, "revoked");
     ck_assert_str_eq(a.reason, "certificateHold");
     ck_assert_str_eq(a.cert_type, "sign");
@@ -113,13 +103,15 @@ START_TEST(pf_bad_answers)
 {
     jpki_pf_answer_t a;
     /* the simulator's wrong_types fault */
-    ck_assert_int_eq(pf(200,
-                        "{\"verification\":{\"result\":42},\"certificateStatus\":{\"status\":42},"
-                        "\"certificate\":{\"id\":[1,2]},\"user\":{\"id\":12345},\"isNewUser\":\"yes\"}",
-                        &a),
-                     JPKI_PF_BAD);
-    ck_assert_int_eq(pf(200, "{\"certificateStatus\":{\"status\":\"STATUS_GOOD\"},\"user\":{\"id\":12345}}", &a),
-                     JPKI_PF_BAD);
+    ck_assert_int_eq(
+        pf(200,
+           "{\"verification\":{\"result\":42},\"certificateStatus\":{\"status\":42},"
+           "\"certificate\":{\"id\":[1,2]},\"user\":{\"id\":12345},\"isNewUser\":\"yes\"}",
+           &a),
+        JPKI_PF_BAD);
+    ck_assert_int_eq(
+        pf(200, "{\"certificateStatus\":{\"status\":\"STATUS_GOOD\"},\"user\":{\"id\":12345}}", &a),
+        JPKI_PF_BAD);
     ck_assert_int_eq(pf(200, "{\"certificateStatus\":\"STATUS_GOOD\"}", &a), JPKI_PF_BAD);
     ck_assert_int_eq(pf(200, "{\"certificateStatus\":{\"status\":\"STATUS_MAYBE\"}}", &a),
                      JPKI_PF_BAD);
@@ -137,8 +129,10 @@ START_TEST(pf_bad_answers)
         ck_assert_int_eq(jpki_pf_parse(pool, 200, deep, sizeof(deep), &a), JPKI_PF_BAD);
     }
     /* an id with a newline would forge log lines and variables */
-    ck_assert_int_eq(pf(200, "{\"certificateStatus\":{\"status\":\"STATUS_GOOD\"},"
-                             "\"user\":{\"id\":\"usr_a\\nJPKI0201: forged\"}}", &a),
+    ck_assert_int_eq(pf(200,
+                        "{\"certificateStatus\":{\"status\":\"STATUS_GOOD\"},"
+                        "\"user\":{\"id\":\"usr_a\\nJPKI0201: forged\"}}",
+                        &a),
                      JPKI_PF_BAD);
 }
 END_TEST
@@ -148,8 +142,7 @@ START_TEST(pf_errors)
     jpki_pf_answer_t a;
     ck_assert_int_eq(pf(401, "{\"code\":\"unauthenticated\",\"message\":\"x\"}", &a),
                      JPKI_PF_UNAUTHORIZED);
-    ck_assert_int_eq(pf(500, "{\"code\":\"internal\",\"message\":\"simulated\"}", &a),
-                     JPKI_PF_BAD);
+    ck_assert_int_eq(pf(500, "{\"code\":\"internal\",\"message\":\"simulated\"}", &a), JPKI_PF_BAD);
     ck_assert_ptr_nonnull(strstr(a.why, "HTTP 500 code=internal"));
     ck_assert_int_eq(pf(503, "<html>busy</html>", &a), JPKI_PF_BAD);
     ck_assert_int_eq(
@@ -164,18 +157,98 @@ START_TEST(pf_errors)
 }
 END_TEST
 
-/* --------------------------------------------------------------- OCSP -- */
-
-static const char *pki(const char *name)
+/* Why an answer is no answer (logged): one text per check, in the order
+ * of the checks; nothing parsed before the refusal is left behind. */
+static const char *pf_why(long st, const char *body)
 {
-    const char *dir = getenv("JPKI_PKI_DIR");
-    ck_assert_msg(dir != NULL, "JPKI_PKI_DIR is not set");
-    return apr_pstrcat(pool, dir, "/", name, NULL);
+    jpki_pf_answer_t a;
+    ck_assert_int_eq(pf(st, body, &a), JPKI_PF_BAD);
+    ck_assert_int_eq(a.kind, JPKI_PF_BAD);
+    ck_assert_ptr_null(a.status);
+    ck_assert_ptr_null(a.result);
+    ck_assert_ptr_null(a.cert_id);
+    ck_assert_ptr_null(a.user_id);
+    return a.why;
 }
+
+START_TEST(pf_why_texts)
+{
+    ck_assert_str_eq(pf_why(200, "{\"a\":["), "answer is not JSON (or nested too deep)");
+    ck_assert_str_eq(pf_why(200, "nope"), "answer is not a JSON object");
+    ck_assert_str_eq(pf_why(200, "[1]"), "answer is not a JSON object");
+    ck_assert_str_eq(pf_why(503, "<html>busy</html>"), "HTTP 503 without a JSON body");
+    ck_assert_str_eq(pf_why(502, "[]"), "HTTP 502 without a JSON body");
+    ck_assert_str_eq(pf_why(400, "{\"code\":\"bad code\\n\"}"), "HTTP 400 code=-");
+    ck_assert_str_eq(pf_why(404, "{}"), "HTTP 404 code=-");
+    ck_assert_str_eq(pf_why(200, "{\"certificateStatus\":{\"status\":\"STATUS_GOOD\"},"
+                                 "\"user\":[]}"),
+                     "answer has a member of the wrong type");
+    ck_assert_str_eq(pf_why(200, "{\"user\":{\"id\":\"usr_a\"}}"),
+                     "answer has no certificateStatus");
+    ck_assert_str_eq(pf_why(200, "{\"certificateStatus\":{}}"),
+                     "certificateStatus.status missing or not a string");
+    ck_assert_str_eq(pf_why(200, "{\"certificateStatus\":{\"status\":\"STATUS_REVOKED\","
+                                 "\"revocationReason\":5}}"),
+                     "certificateStatus.revocationReason is not a string");
+    /* the status is checked before the verification */
+    ck_assert_str_eq(pf_why(200, "{\"certificateStatus\":{\"status\":\"STATUS_X\"},"
+                                 "\"verification\":{}}"),
+                     "certificateStatus.status has an unknown value");
+    ck_assert_str_eq(pf_why(200, "{\"certificateStatus\":{\"status\":\"STATUS_GOOD\"},"
+                                 "\"verification\":{}}"),
+                     "verification.result missing or not a string");
+    ck_assert_str_eq(pf_why(200, "{\"certificateStatus\":{\"status\":\"STATUS_GOOD\"},"
+                                 "\"verification\":{\"result\":\"RESULT_MAYBE\"}}"),
+                     "verification.result has an unknown value");
+    /* the verification before the certificate, the certificate before the user */
+    ck_assert_str_eq(pf_why(200, "{\"certificateStatus\":{\"status\":\"STATUS_GOOD\"},"
+                                 "\"verification\":{\"result\":\"RESULT_MAYBE\"},"
+                                 "\"certificate\":{\"id\":1}}"),
+                     "verification.result has an unknown value");
+    ck_assert_str_eq(pf_why(200, "{\"certificateStatus\":{\"status\":\"STATUS_GOOD\"},"
+                                 "\"certificate\":{\"id\":\"crt 1\"},\"user\":{\"id\":1}}"),
+                     "certificate.id or certificate.type has the wrong type");
+    ck_assert_str_eq(pf_why(200, "{\"certificateStatus\":{\"status\":\"STATUS_GOOD\"},"
+                                 "\"verification\":{\"result\":\"RESULT_OK\"},"
+                                 "\"certificate\":{\"id\":\"crt_1\"},\"user\":{\"id\":\"\"}}"),
+                     "user.id is not an identifier string");
+}
+END_TEST
+
+/* ------------------------------------------------------- OCSP envelope -- */
+
+START_TEST(ocsp_envelopes)
+{
+    /* OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, ... } */
+    static const unsigned char unsuccessful[] = {0x30, 0x03, 0x0a, 0x01, 0x01};
+    static const unsigned char no_bytes[] = {0x30, 0x03, 0x0a, 0x01, 0x00};
+    static const unsigned char trailing[] = {0x30, 0x03, 0x0a, 0x01, 0x01, 0x00};
+    jpki_ocsp_answer_t ans;
+    const char *why = NULL, *err;
+    err = jpki_ocsp_check(pool, unsuccessful, sizeof(unsuccessful), NULL, NULL, NULL, NULL, 0, 300,
+                          -1, apr_time_now(), &ans, &why);
+    ck_assert_str_eq(err, "ocsp_unsuccessful");
+    ck_assert_ptr_nonnull(strstr(why, "responseStatus 1 ("));
+    err = jpki_ocsp_check(pool, no_bytes, sizeof(no_bytes), NULL, NULL, NULL, NULL, 0, 300, -1,
+                          apr_time_now(), &ans, &why);
+    ck_assert_str_eq(err, "ocsp_malformed");
+    ck_assert_str_eq(why, "no basic response");
+    err = jpki_ocsp_check(pool, trailing, sizeof(trailing), NULL, NULL, NULL, NULL, 0, 300, -1,
+                          apr_time_now(), &ans, &why);
+    ck_assert_str_eq(err, "ocsp_malformed");
+    ck_assert_str_eq(why, "response is not a DER OCSPResponse");
+    err = jpki_ocsp_check(pool, unsuccessful, 0, NULL, NULL, NULL, NULL, 0, 300, -1, apr_time_now(),
+                          &ans, &why);
+    ck_assert_str_eq(err, "ocsp_malformed");
+    ck_assert_ptr_null(ans.status);
+}
+END_TEST
+
+/* --------------------------------------------------------------- OCSP -- */
 
 static X509 *load(const char *name)
 {
-    FILE *f = fopen(pki(name), "r");
+    FILE *f = fopen(unit_pki_path(name), "r");
     X509 *x;
     ck_assert_msg(f != NULL, "cannot open %s", name);
     x = PEM_read_X509(f, NULL, NULL, NULL);
@@ -196,8 +269,8 @@ static const char *serial_of(X509 *x)
 
 /* Answer req_der with `openssl ocsp` acting as responder `signer` (offline,
  * -reqin/-respout) over the auth-root-g1 index. */
-static unsigned char *respond(const unsigned char *req_der, apr_size_t req_len,
-                              const char *signer, const char *extra, apr_size_t *len)
+static unsigned char *respond(const unsigned char *req_der, apr_size_t req_len, const char *signer,
+                              const char *extra, apr_size_t *len)
 {
     char dir[] = "/tmp/jpki-ocsp-XXXXXX";
     const char *req, *resp, *cmd;
@@ -212,8 +285,8 @@ static unsigned char *respond(const unsigned char *req_der, apr_size_t req_len,
     cmd = apr_psprintf(pool,
                        "openssl ocsp -index %s -CA %s -rsigner %s.crt -rkey %s.key %s "
                        "-reqin %s -respout %s >/dev/null 2>&1",
-                       pki("ocsp-index-auth-g1.txt"), pki("auth-root-g1.crt"), pki(signer),
-                       pki(signer), extra ? extra : "", req, resp);
+                       unit_pki_path("ocsp-index-auth-g1.txt"), unit_pki_path("auth-root-g1.crt"),
+                       unit_pki_path(signer), unit_pki_path(signer), extra ? extra : "", req, resp);
     ck_assert_int_eq(system(cmd), 0);
     f = fopen(resp, "rb");
     ck_assert_ptr_nonnull(f);
@@ -265,8 +338,8 @@ START_TEST(ocsp_good_and_revoked)
 
     fx_make(&fx, "auth-alice-1", 1);
     resp = respond(fx.der, fx.len, "ocsp-auth-g1", "-nmin 5", &n);
-    err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, NULL, 1, 300, -1,
-                          apr_time_now(), &ans, &why);
+    err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, NULL, 1, 300, -1, apr_time_now(),
+                          &ans, &why);
     ck_assert_msg(err == NULL, "%s: %s", err, why);
     ck_assert_str_eq(ans.status, "good");
     ck_assert(ans.next_update > apr_time_now());
@@ -290,8 +363,8 @@ START_TEST(ocsp_good_and_revoked)
 
     fx_make(&fx, "auth-rev-hold", 1);
     resp = respond(fx.der, fx.len, "ocsp-auth-g1", NULL, &n);
-    err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, NULL, 1, 300, -1,
-                          apr_time_now(), &ans, &why);
+    err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, NULL, 1, 300, -1, apr_time_now(),
+                          &ans, &why);
     ck_assert_msg(err == NULL, "%s: %s", err, why);
     ck_assert_str_eq(ans.status, "revoked");
     ck_assert_str_eq(ans.reason, "certificateHold");
@@ -312,8 +385,8 @@ START_TEST(ocsp_refusals)
     /* an answer about bob, to a request with our nonce? no: bob's own
      * request, so nonce and certificate both differ from ours */
     resp = respond(other.der, other.len, "ocsp-auth-g1", NULL, &n);
-    err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, NULL, 1, 300, -1,
-                          apr_time_now(), &ans, &why);
+    err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, NULL, 1, 300, -1, apr_time_now(),
+                          &ans, &why);
     ck_assert_str_eq(err, "ocsp_nonce");
     /* without nonces: the certificate mismatch is what is caught */
     err = jpki_ocsp_check(pool, resp, n, other.req, fx.id, fx.store, NULL, 1, 300, -1,
@@ -321,8 +394,8 @@ START_TEST(ocsp_refusals)
     ck_assert_str_eq(err, "ocsp_wrong_certificate");
     /* rogue responder (not delegated by the issuer) */
     resp = respond(fx.der, fx.len, "ocsp-rogue", NULL, &n);
-    err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, NULL, 1, 300, -1,
-                          apr_time_now(), &ans, &why);
+    err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, NULL, 1, 300, -1, apr_time_now(),
+                          &ans, &why);
     ck_assert_str_eq(err, "ocsp_signature");
     /* ... unless explicitly authorised (JPKIOCSPSigner) */
     {
@@ -366,45 +439,27 @@ START_TEST(ocsp_refusals)
     /* a request without nonce answered without nonce: fine unless required */
     fx_make(&fx, "auth-alice-1", 0);
     resp = respond(fx.der, fx.len, "ocsp-auth-g1", NULL, &n);
-    err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, NULL, 0, 300, -1,
-                          apr_time_now(), &ans, &why);
+    err = jpki_ocsp_check(pool, resp, n, fx.req, fx.id, fx.store, NULL, 0, 300, -1, apr_time_now(),
+                          &ans, &why);
     ck_assert_msg(err == NULL, "%s: %s", err, why);
     fx_free(&fx);
 }
 END_TEST
 
-static Suite *suite(void)
+int main(void)
 {
-    Suite *s = suite_create("status");
-    TCase *tc = tcase_create("reasons");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    Suite *s = suite_create("jpki_status_core");
+    TCase *tc = unit_tcase(s, "reasons", 0);
     tcase_add_test(tc, reason_names);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("platform");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = unit_tcase(s, "platform", 0);
     tcase_add_test(tc, pf_good_verify);
     tcase_add_test(tc, pf_revoked_snake_case);
     tcase_add_test(tc, pf_bad_answers);
     tcase_add_test(tc, pf_errors);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("ocsp");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, pf_why_texts);
+    tc = unit_tcase(s, "ocsp", 60);
+    tcase_add_test(tc, ocsp_envelopes);
     tcase_add_test(tc, ocsp_good_and_revoked);
     tcase_add_test(tc, ocsp_refusals);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr;
-    int failed;
-    apr_initialize();
-    sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -1,29 +1,16 @@
 /*
- * Unit tests for the pure export helpers (jpki_export_util.c): header
- * names from variable names, header-value encoding, the normalised
- * comparison that the spoofing protection relies on.
+ * Unit tests of core/jpki_export_util.c: header names from variable
+ * names, header-value encoding, the normalised comparison that the
+ * spoofing protection relies on.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 
+#include "unit.h"
 #include "core/jpki_export_util.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-}
 
 START_TEST(normalise)
 {
@@ -102,25 +89,12 @@ END_TEST
 
 int main(void)
 {
-    Suite *s;
-    SRunner *sr;
-    TCase *tc;
-    int failed;
-
-    apr_initialize();
-    s = suite_create("jpki_export");
-    tc = tcase_create("export");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    Suite *s = suite_create("jpki_export_util");
+    TCase *tc = unit_tcase(s, "export", 0);
     tcase_add_test(tc, normalise);
     tcase_add_test(tc, matches);
     tcase_add_test(tc, header_name);
     tcase_add_test(tc, name_invalid);
     tcase_add_test(tc, header_value);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }
