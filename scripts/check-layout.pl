@@ -13,7 +13,7 @@ use File::Basename qw(dirname basename);
 use File::Find;
 
 # The longest function body allowed (lines between its braces).
-my $FN_MAX = 140;
+my $FN_MAX = 80;
 
 my ($srcdir, @objs) = @ARGV;
 die "usage: $0 SRCDIR OBJECT...\n" unless $srcdir && @objs;

@@ -79,6 +79,15 @@ is($rc, 0, 'downward edges (web -> login -> steps) pass') or diag $out;
 isnt($rc, 0, 'an include cycle fails');
 like($out, qr/include cycle/, '... named');
 
+($rc, $out) = layout_run(
+    'core/jpki_long.c' => "int jpki_long(int x)\n{\n" . ("    x += 1;\n" x 81) . "    return x;\n}\n");
+isnt($rc, 0, 'a function over 80 lines fails');
+like($out, qr/jpki_long has 82 lines \(limit 80\)/, '... named with its length');
+
+($rc, $out) = layout_run('core/jpki_big.c' => join('', map { "int jpki_v$_ = $_;\n" } 1 .. 600));
+isnt($rc, 0, 'a .c file of 600 lines fails');
+like($out, qr/core\/jpki_big\.c has 600 lines/, '... named');
+
 # the configuration guard on a copy of the real cfg/ with one line removed
 sub cfg_run {
     my ($file, $drop) = @_;

@@ -119,7 +119,7 @@ int jpki_status_ocsp_call(request_rec *r, const jpki_status_cfg_t *sc,
                           a->type == JPKI_CERT_TYPE_SIGN ? cfg->trust->sign_store
                                                          : cfg->trust->auth_store,
                           sc->ocsp_signers, sc->ocsp_nonce != 0,
-                          sc->ocsp_skew == JPKI_UNSET ? 300 : sc->ocsp_skew,
+                          jpki_cfg_status_ocsp_skew(sc),
                           jpki_status_ocsp_max_age(sc), apr_time_now(), &ans, why);
     if (err != NULL) {
         res->error = err;
