@@ -32,6 +32,16 @@ die() { echo "package test FAILED: $*" >&2; exit 1; }
 W=$(mktemp -d /tmp/jpki-pkg.XXXXXX)
 chmod 755 "$W"
 HTTPD_STARTED=
+enabled_before=
+# what this test enabled itself (ssl, headers, and socache_shmcb through the
+# Depends: lines); the packages' own jpki and jpki-login go with the purge
+disable_ours() {
+    [ -n "$enabled_before" ] || return 0
+    for f in /etc/apache2/mods-enabled/*.load; do
+        m=$(basename "$f" .load)
+        [[ "$enabled_before" == *" $m.load "* ]] || a2dismod -q -f -p "$m" >/dev/null
+    done
+}
 cleanup() {
     rc=$?
     set +e
@@ -42,6 +52,7 @@ cleanup() {
     [ -f "$W/pf-sim.pid" ] && kill "$(cat "$W/pf-sim.pid")" 2>/dev/null
     if dpkg-query -W -f='${db:Status-Abbrev}' "${PKGS[@]}" 2>/dev/null | grep -q i; then
         "${APT[@]}" purge "${PKGS[@]}" >"$W/purge-on-exit.log" 2>&1 </dev/null
+        disable_ours
     fi
     if [ "$rc" = 0 ]; then rm -rf "$W"; else echo "package test: logs kept in $W" >&2; fi
     exit "$rc"
@@ -280,12 +291,7 @@ kill "$(cat "$W/pf-sim.pid")"; rm -f "$W/pf-sim.pid"
 # --- 5. purge: apache2 as before ----------------------------------------------------
 step "apt-get purge; /etc/apache2 as before"
 timeout 60 "${APT[@]}" purge "${PKGS[@]}" >"$W/purge.log" 2>&1 </dev/null || die "apt-get purge"
-# what this test enabled itself (ssl, headers, and socache_shmcb through the
-# Depends: lines); the packages' own jpki and jpki-login went with the purge
-for f in /etc/apache2/mods-enabled/*.load; do
-    m=$(basename "$f" .load)
-    [[ "$enabled_before" == *" $m.load "* ]] || a2dismod -q -f -p "$m" >/dev/null
-done
+disable_ours
 snapshot >"$W/after.txt"
 diff -u "$W/before.txt" "$W/after.txt" || die "/etc/apache2 differs after the purge"
 echo "== package test: OK in ${SECONDS}s"
