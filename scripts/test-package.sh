@@ -123,7 +123,8 @@ timeout 120 "${APT[@]}" install "${debs[@]}" >"$W/install.log" 2>&1 </dev/null \
 for t in jpki-pf-sim jpki-login jpki-test-card-helper; do
     perl -c "/usr/bin/$t" >/dev/null 2>&1 || die "/usr/bin/$t does not compile: $(perl -c "/usr/bin/$t" 2>&1 | head -3)"
 done
-jpki-card-helper --help 2>&1 | grep -q '^usage: jpki-card-helper' || die "jpki-card-helper --help"
+out=$(jpki-card-helper --help 2>&1 || :)
+[[ "$out" == "usage: jpki-card-helper "* ]] || die "jpki-card-helper --help: $out"
 step "a2enmod jpki && apachectl -t"
 a2enmod -q jpki
 [ -L /etc/apache2/mods-enabled/socache_shmcb.load ] || die "a2enmod jpki did not enable socache_shmcb (# Depends:)"
