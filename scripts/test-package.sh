@@ -154,6 +154,13 @@ jpki-pf-sim --listen "127.0.0.1:$PFPORT" --cert "$PKI/server-localhost.crt" \
 for _ in $(seq 100); do grep -q READY "$W/pf-sim.out" 2>/dev/null && break; sleep 0.1; done
 grep -q READY "$W/pf-sim.out" || die "jpki-pf-sim did not start: $(cat "$W/pf-sim.out")"
 
+# The login page path of the bank example and the guide: the live test below
+# sends browsers there, so it must be what "a2enconf jpki-login" serves.
+LOGIN_PAGE=$(awk '$1 == "JPKILoginPage" { print $2; exit }' "$W/src/conf/jpki-bank-example.conf")
+pages=$(grep -ho 'JPKILoginPage [^ `]*' "$W/src/conf/jpki-bank-example.conf" "$W/src/docs/integration.md" \
+        "$W/src/conf/jpki.conf" "$W/src/docs/directives.md" "$W/src/docs/login-page.md" | grep -v "/local/path$" | sort -u)
+[ -n "$LOGIN_PAGE" ] && [ "$pages" = "JPKILoginPage $LOGIN_PAGE" ] \
+    || die "the examples disagree on JPKILoginPage: $pages"
 echo "account page" >"$W/www/account/index.html"
 echo "card host" >"$W/www-cert/index.html"
 # Debian's own apache2.conf, without the system's Listen lines and sites.
@@ -212,7 +219,7 @@ JPKIAuditLog $W/log/jpki-audit.log
     <Location /account/>
         AuthType JPKI
         AuthName "My Number Card"
-        JPKILoginPage /jpki-login/
+        JPKILoginPage $LOGIN_PAGE
         Require valid-user
     </Location>
 
@@ -256,9 +263,9 @@ C=(curl -sS --max-time 10 --cacert "$PKI/server-ca.crt")
 for _ in $(seq 100); do "${C[@]}" -o /dev/null "https://localhost:$PORT/" 2>/dev/null && break; sleep 0.1; done
 
 URL=https://localhost:$PORT
-step "a browser without a session is sent to the login page, which is served"
+step "a browser without a session is sent to the examples' login page ($LOGIN_PAGE), which is served"
 out=$("${C[@]}" -o /dev/null -w '%{http_code} %{redirect_url}' "$URL/account/")
-[[ "$out" == "302 $URL/jpki-login/?return_to="* ]] || die "GET /account/: $out"
+[[ "$out" == "302 $URL$LOGIN_PAGE?return_to="* ]] || die "GET /account/: $out"
 out=$("${C[@]}" -D "$W/h.txt" -o "$W/page.html" -w '%{http_code}' "${out#302 }")
 [ "$out" = 200 ] && grep -q 'data-challenge-url="/jpki/challenge"' "$W/page.html" \
     || die "the login page: $out"
