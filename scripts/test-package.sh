@@ -83,6 +83,11 @@ lintian --fail-on error "$W"/*.changes >"$W/lintian.txt" 2>&1 || lrc=$?
 grep -v '^running with root' "$W/lintian.txt" | sed 's/^/   /' || :
 [ "$lrc" = 0 ] || die "lintian reports errors"
 
+step "jpki.conf shows every directive the module has"
+for d in $(grep -rhoE 'AP_INIT_[A-Z0-9_]+\("JPKI[A-Za-z0-9]+"' "$W/src/mod_jpki" | sed 's/.*("//; s/"$//' | sort -u); do
+    grep -q "^#$d " "$W/src/conf/jpki.conf" || die "conf/jpki.conf does not show $d (commented, with its default)"
+done
+
 step "J-LIS roots: the install refuses a wrong fingerprint"
 if [ -r "$SRC/../shared/docs/jpki-facts.md" ]; then
     "$SRC/scripts/check-jlis-roots.sh" "$SRC/conf/jlis-roots" --facts "$SRC/../shared/docs/jpki-facts.md" \
