@@ -17,6 +17,11 @@
 
 #include "mod_auth.h"
 
+/* -DJPKI_VERSION from configure's AC_INIT (Makefile.am), for the banner. */
+#ifndef JPKI_VERSION
+#define JPKI_VERSION "unknown"
+#endif
+
 static int jpki_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     (void)plog;
@@ -36,6 +41,7 @@ static int jpki_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 static int jpki_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog;
+    ap_add_version_component(pconf, "mod_jpki/" JPKI_VERSION); /* hidden by ServerTokens */
     jpki_http_global_init(pconf);
     return jpki_cache_post_config(pconf, ptemp, s);
 }

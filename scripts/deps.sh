@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages mod_jpki needs to build, test and demo,
-# only those missing. Usage: scripts/deps.sh [build|test|demo]
+# only those missing. Usage: scripts/deps.sh [build|test|demo|package]
 set -euo pipefail
 what=${1:-test}
 export DEBIAN_FRONTEND=noninteractive
@@ -18,6 +18,10 @@ if [ "$what" != build ]; then
     libnet-ssleay-perl libhttp-daemon-perl
     curl
   )
+fi
+if [ "$what" = test ] || [ "$what" = package ]; then
+  # the Debian packages (debian/, scripts/test-package.sh)
+  pkgs+=(debhelper dpkg-dev devscripts lintian fakeroot git)
 fi
 if [ "$what" = test ]; then
   pkgs+=(memcached postgresql chromium wrk)
