@@ -15,6 +15,7 @@
 
 #include "core/jpki_cert.h"
 #include "core/jpki_errors.h"
+#include "core/jpki_messages.h"
 #include "infra/jpki_metrics.h" /* JPKI_METRICS_MAX_CODES */
 #include "core/jpki_util.h"
 
@@ -185,6 +186,42 @@ START_TEST(error_table)
     ck_assert_ptr_null(jpki_errors_message("no_such_code"));
     ck_assert_str_eq(jpki_errors_message(JPKI_E_CERT_EXPIRED),
                      "The card's certificate has expired. Renew it at your municipal office.");
+}
+END_TEST
+
+/* The one message table (jpki_messages.c): every stable code of the
+ * errors table has its own row with four non-empty texts, no code twice,
+ * no markup; revocation reasons fall back to cert_revoked, the rest to
+ * "unknown". */
+START_TEST(message_table)
+{
+    int i, j;
+    const jpki_message_t *m;
+    for (i = 1; jpki_errors[i].code != NULL; i++) {
+        /* revocation reasons share cert_revoked's advice (reissue) */
+        ck_assert_msg(jpki_messages_has(jpki_errors[i].code) ||
+                          strncmp(jpki_errors[i].code, "cert_revoked_", 13) == 0,
+                      "%s: no message row", jpki_errors[i].code);
+    }
+    for (i = 0; jpki_messages[i].code != NULL; i++) {
+        m = &jpki_messages[i];
+        ck_assert_msg(*m->ja_title && *m->ja_advice && *m->en_title && *m->en_advice,
+                      "%s: empty text", m->code);
+        ck_assert_msg(strpbrk(m->ja_title, "<>&") == NULL && strpbrk(m->en_title, "<>&") == NULL &&
+                          strpbrk(m->ja_advice, "<>&") == NULL &&
+                          strpbrk(m->en_advice, "<>&") == NULL,
+                      "%s: markup in a text", m->code);
+        for (j = 0; j < i; j++) {
+            ck_assert_msg(strcmp(m->code, jpki_messages[j].code) != 0, "%s twice", m->code);
+        }
+        ck_assert_ptr_eq(jpki_messages_find(m->code), m);
+    }
+    ck_assert_str_eq(jpki_messages_find("cert_expired")->en_title,
+                     "Your card's certificate has expired");
+    ck_assert_str_eq(jpki_messages_find("cert_revoked_privilege_withdrawn")->code, "cert_revoked");
+    ck_assert_str_eq(jpki_messages_find("no_such_code")->code, "unknown");
+    ck_assert_str_eq(jpki_messages_find(NULL)->code, "unknown");
+    ck_assert_int_eq(jpki_messages_has("no_such_code"), 0);
 }
 END_TEST
 
@@ -569,6 +606,7 @@ int main(void)
     tcase_add_test(tc, cookie_get);
     tcase_add_test(tc, ct_streq);
     tcase_add_test(tc, return_to);
+    tcase_add_test(tc, message_table);
     tcase_add_test(tc, json_depth);
     tcase_add_test(tc, error_table);
     tcase_add_test(tc, parse_int_range);
