@@ -4,9 +4,8 @@
  * httpd sends it from ap_send_error_response as "text/html;
  * charset=iso-8859-1", so the JPKI_REFUSAL output filter, inserted for
  * error responses (insert_error_filter), sets the page's own headers when
- * (and only when) the refusal is really answered with it: an authz refusal that another Require line
- * overrules never sends the page, and the granted response keeps its own
- * headers.
+ * (and only when) the refusal is really answered with it: an authz refusal that another Require
+ * line overrules never sends the page, and the granted response keeps its own headers.
  */
 #include "infra/jpki_refusal.h"
 #include "infra/jpki_http_json.h"
