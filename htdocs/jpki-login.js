@@ -31,6 +31,8 @@
             step_check: '確認',
             step_done: '完了',
             register_link: '利用登録へ進む',
+            helper_link: 'カードヘルパーを入手する',
+            site_label: 'ログイン先',
             error_code: 'エラーコード',
             logout_link: 'ログアウト',
             logout_title: 'ログアウト',
@@ -67,6 +69,8 @@
             step_check: 'Check',
             step_done: 'Done',
             register_link: 'Register',
+            helper_link: 'Get the card helper',
+            site_label: 'You are logging in to',
             error_code: 'Error code',
             logout_link: 'Log out',
             logout_title: 'Log out',
@@ -138,9 +142,10 @@
         var toggle = document.getElementById('lang-toggle');
         toggle.textContent = t('toggle');
         toggle.lang = lang === 'ja' ? 'en' : 'ja';
-        document.title = root.getAttribute('data-page') === 'logout'
+        var site = root.getAttribute('data-site-name') || '';
+        document.title = (site ? site + ' – ' : '') + (root.getAttribute('data-page') === 'logout'
             ? UI.ja.logout_title + ' / ' + UI.en.logout_title
-            : UI.ja.title + ' / ' + UI.en.title;
+            : UI.ja.title + ' / ' + UI.en.title);
         if (lastStatus) {
             setStatus(lastStatus);
         }
@@ -189,6 +194,11 @@
                 document.getElementById('register-link').setAttribute('href', regUrl);
             }
         }
+        var helper = document.getElementById('error-helper');
+        if (helper) {
+            helper.hidden = code !== 'helper_unreachable';
+            document.getElementById('helper-link').setAttribute('href', helperDownload());
+        }
         var box = document.getElementById('error');
         box.hidden = false;
         root.setAttribute('data-error', code);
@@ -217,6 +227,59 @@
         } catch (e) {
             return false;
         }
+    }
+
+    /* Where customers get the card helper: data-helper-download when it is an
+     * https: URL or a path on this origin, else the page shipped next to
+     * this one (card-helper.html). */
+    function helperDownload() {
+        var v = root.getAttribute('data-helper-download') || '';
+        if (sameOriginPath(v)) {
+            return v;
+        }
+        try {
+            var u = new URL(v);
+            if (u.protocol === 'https:' && !u.username && !u.password) {
+                return u.href;
+            }
+        } catch (e) { /* not a URL */ }
+        return 'card-helper.html';
+    }
+
+    /* The site's name and host, so the customer sees who asks for the PIN. */
+    function showSite() {
+        var el = document.getElementById('site');
+        if (!el) {
+            return;
+        }
+        var name = root.getAttribute('data-site-name') || '';
+        document.getElementById('site-name').textContent =
+            name ? name + ' (' + window.location.host + ')' : window.location.host;
+        el.hidden = false;
+    }
+
+    /* The Log out link only when this browser is logged in on this host:
+     * asked from the jpki-session endpoint (GET, same-origin, answers only
+     * {"logged_in": bool}); any failure leaves the link hidden. */
+    function setLoggedIn(yes) {
+        var footer = document.getElementById('logout-footer');
+        if (footer) {
+            footer.hidden = !yes;
+        }
+        root.setAttribute('data-logged-in', yes ? 'true' : 'false');
+    }
+
+    function checkSession() {
+        return fetchJson(attr('data-session-url', '/jpki/session'), {
+            method: 'GET',
+            credentials: 'same-origin',
+            cache: 'no-store',
+            headers: {'Accept': 'application/json'}
+        }).then(function (r) {
+            setLoggedIn(r.res.ok && r.json.logged_in === true);
+        }, function () {
+            setLoggedIn(false);
+        });
     }
 
     function attr(name, dflt) {
@@ -335,6 +398,7 @@
             setStep('done');
             var to = r.json.redirect;
             if (!sameOriginPath(to)) {
+                setLoggedIn(true);
                 setStatus('st_done_stay');
                 showError('unsafe_redirect');
                 return;
@@ -394,8 +458,13 @@
         applyLang();
     });
 
+    /* Without JavaScript there are no buttons (the <noscript> text explains). */
+    var toggleButton = document.getElementById('lang-toggle');
+    toggleButton.hidden = false;
     if (root.getAttribute('data-page') === 'logout') {
         document.getElementById('logout-form').addEventListener('submit', logout);
+        document.getElementById('logout-button').hidden = false;
+        document.getElementById('logout-button').disabled = false;
     } else {
         var choice = document.getElementById('signer-choice');
         var sw = document.getElementById('software-signer');
@@ -419,9 +488,18 @@
         }
         sync();
         document.getElementById('login-form').addEventListener('submit', login);
+        document.getElementById('login-button').hidden = false;
+        document.getElementById('login-button').disabled = false;
+        showSite();
     }
     applyLang();
+    var sessionChecked = root.getAttribute('data-page') === 'login' ? checkSession() : null;
     root.setAttribute('data-ready', 'true');
+    if (sessionChecked) {
+        sessionChecked.then(function () {
+            root.setAttribute('data-session-checked', 'true');
+        });
+    }
     if (!root.getAttribute('data-state')) {
         root.setAttribute('data-state', 'idle');
     }

@@ -55,6 +55,7 @@ static const struct {
     {"jpki-challenge", jpki_handlers_challenge}, /* web/jpki_handlers.c */
     {"jpki-login", jpki_handlers_login},
     {"jpki-logout", jpki_handlers_logout},
+    {"jpki-session", jpki_handlers_session},
     {"jpki-status", jpki_status_page_handle},            /* web/jpki_status_page.c */
     {JPKI_ACCOUNT_API_HANDLER, jpki_account_api_handle}, /* web/jpki_account_api.c */
 };
