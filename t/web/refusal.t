@@ -134,6 +134,21 @@ is json_of($res)->{REMOTE_USER}, $alice, '... as alice';
 ok !defined $res->header('Content-Security-Policy') && ($res->header('Cache-Control') // '') ne 'no-store',
     '... without the refusal page headers';
 
+# --- jpki-session: what the login page asks to show its Log out link ----------------
+{
+    my $ua = ua();
+    my $r = $ua->get(ssl_url('/jpki/session'), Accept => 'application/json');
+    is $r->code, 200, 'jpki-session without a session: 200';
+    is $r->content, qq({"logged_in":false}\n), '... {"logged_in":false} and nothing else';
+    is $r->header('Cache-Control'), 'no-store', '... not cached';
+    is login($ua)->code, 200, 'a card login';
+    $r = $ua->get(ssl_url('/jpki/session'), Accept => 'application/json');
+    is $r->content, qq({"logged_in":true}\n), 'jpki-session with the session: {"logged_in":true}, no identity';
+    $r = $ua->post(ssl_url('/jpki/session'));
+    is $r->code, 405, 'jpki-session: POST is 405';
+    is $r->header('Allow'), 'GET', '... Allow: GET';
+}
+
 # --- in Chromium ----------------------------------------------------------------------------
 my $vars = Apache::Test::vars();
 my $e2e = "$vars->{top_dir}/t/e2e";
