@@ -11,6 +11,7 @@
 #include "infra/jpki_http.h"
 #include "web/jpki_handlers.h"
 #include "infra/jpki_audit.h"
+#include "infra/jpki_refusal.h"
 #include "steps/jpki_identity.h"
 #include "infra/jpki_metrics.h"
 #include "steps/status/jpki_status.h"
@@ -60,6 +61,7 @@ static const struct {
     {"jpki-challenge", jpki_handlers_challenge}, /* web/jpki_handlers.c */
     {"jpki-login", jpki_handlers_login},
     {"jpki-logout", jpki_handlers_logout},
+    {"jpki-session", jpki_handlers_session},
     {"jpki-status", jpki_status_page_handle},            /* web/jpki_status_page.c */
     {JPKI_ACCOUNT_API_HANDLER, jpki_account_api_handle}, /* web/jpki_account_api.c */
 };
@@ -95,6 +97,7 @@ static void jpki_register_hooks(apr_pool_t *p)
     jpki_tls_conf_register_hooks(p);
     jpki_identity_register_hooks(p);
     jpki_audit_register_hooks(p);
+    jpki_refusal_register_hooks(p);
     jpki_metrics_register_hooks(p);
     /* the account store prepares its statements before mod_dbd's post_config */
     ap_hook_post_config(jpki_account_store_post_config, NULL, before_dbd, APR_HOOK_FIRST);

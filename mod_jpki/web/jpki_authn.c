@@ -13,6 +13,7 @@
 #include "steps/status/jpki_status.h"
 #include "login/jpki_pipeline.h"
 #include "infra/jpki_http_json.h"
+#include "infra/jpki_refusal.h"
 #include "steps/jpki_session.h"
 
 #include "http_ssl.h"
@@ -78,12 +79,16 @@ static int inherit(request_rec *r)
     return 1;
 }
 
+/* A JSON client gets the one JSON error body; a browser the bilingual
+ * refusal page (unless an ErrorDocument is set: infra/jpki_refusal.c). */
 static int refuse(request_rec *r, int status, const char *code, const char *msg)
 {
     apr_table_setn(r->err_headers_out, "X-JPKI-Error", code);
     apr_table_setn(r->notes, "jpki-error", code);
     if (jpki_json_wanted(r)) {
         ap_custom_response(r, status, jpki_json_error_body(r->pool, code, msg));
+    } else {
+        jpki_refusal_page(r, status, code, jpki_dir_cfg(r)->login_page);
     }
     return status;
 }

@@ -7,6 +7,7 @@
 #include "steps/account/jpki_account.h"
 #include "infra/jpki_cache.h"
 #include "infra/jpki_http_json.h"
+#include "infra/jpki_refusal.h"
 
 #include "ap_provider.h"
 #include "mod_auth.h"
@@ -18,15 +19,23 @@ static int is_account(request_rec *r)
            apr_table_get(r->subprocess_env, "JPKI_ACCOUNT") != NULL;
 }
 
-/* A JSON body and error header for the refusal; authz_core sends 403
- * with AuthzSendForbiddenOnFailure On (docs/accounts.md). */
+/* The error header and body for the refusal; authz_core sends 403 with
+ * AuthzSendForbiddenOnFailure On, else 401 (docs/accounts.md). The body is
+ * the JSON error, or for a browser the bilingual refusal page (unless an
+ * ErrorDocument is set: infra/jpki_refusal.c). */
 static authz_status deny(request_rec *r, const char *code, const char *msg)
 {
+    const char *login = jpki_dir_cfg(r)->login_page;
     apr_table_setn(r->err_headers_out, "X-JPKI-Error", code);
     apr_table_setn(r->notes, "jpki-error", code);
     apr_table_setn(r->notes, "jpki-authz-error", code);
-    ap_custom_response(r, HTTP_FORBIDDEN, jpki_json_error_body(r->pool, code, msg));
-    ap_custom_response(r, HTTP_UNAUTHORIZED, jpki_json_error_body(r->pool, code, msg));
+    if (jpki_json_wanted(r)) {
+        ap_custom_response(r, HTTP_FORBIDDEN, jpki_json_error_body(r->pool, code, msg));
+        ap_custom_response(r, HTTP_UNAUTHORIZED, jpki_json_error_body(r->pool, code, msg));
+    } else {
+        jpki_refusal_page(r, HTTP_FORBIDDEN, code, login);
+        jpki_refusal_page(r, HTTP_UNAUTHORIZED, code, login);
+    }
     return AUTHZ_DENIED;
 }
 

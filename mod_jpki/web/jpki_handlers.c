@@ -129,3 +129,28 @@ int jpki_handlers_logout(request_rec *r)
     json_object_set_new(o, "status", json_string("ok"));
     return jpki_json_send(r, HTTP_OK, o);
 }
+
+/* GET: does this browser have a session on this host? {"logged_in": bool}
+ * and nothing about whom (the login page shows its Log out link with it;
+ * docs/login-page.md). Read-only apart from what any request with the
+ * session does (an expired record is removed); no CORS, so only this
+ * origin's pages can read the answer. */
+int jpki_handlers_session(request_rec *r)
+{
+    jpki_session_t *sess = NULL;
+    jpki_session_state_e st;
+    json_t *o;
+    if (r->method_number != M_GET) {
+        apr_table_setn(r->err_headers_out, "Allow", "GET");
+        return jpki_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                               "Use GET to ask for the login state.");
+    }
+    st = jpki_session_load(r, &sess);
+    if (st == JPKI_SESSION_BACKEND_ERR) {
+        return jpki_json_error(r, HTTP_SERVICE_UNAVAILABLE, "session_unavailable",
+                               "The session store is unavailable.");
+    }
+    o = json_object();
+    json_object_set_new(o, "logged_in", json_boolean(st == JPKI_SESSION_OK));
+    return jpki_json_send(r, HTTP_OK, o);
+}

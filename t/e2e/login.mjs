@@ -81,6 +81,15 @@ await step('software: whole flow', async () => {
   check('software: return_to carries the protected path',
         u.searchParams.get('return_to') === '/protected/env', page.url());
   await page.waitForSelector('#jpki[data-ready="true"]');
+  await page.waitForSelector('#jpki[data-session-checked="true"]');
+  check('logout link: hidden when not logged in',
+        await page.locator('#logout-link').isHidden() &&
+        (await page.locator('#jpki').getAttribute('data-logged-in')) === 'false');
+  check('site name: shown with the host',
+        (await page.locator('#site-name').innerText()) === `Test Bank & Co <テスト> (${new URL(BASE).host})` &&
+        await page.locator('#site').isVisible() &&
+        (await page.title()).startsWith('Test Bank & Co <テスト> – '),
+        (await page.locator('#site-name').innerText()) + ' | ' + (await page.title()));
   check('software: without ?signer=software the software signer is not offered',
         await page.locator('#software-signer').isHidden() &&
         await page.locator('#signer-choice').isHidden() &&
@@ -101,6 +110,13 @@ await step('software: whole flow', async () => {
   check('software: REMOTE_USER is alice', e.REMOTE_USER === ALICE, e.REMOTE_USER);
   check('software: JPKI_AUTH_METHOD=challenge', e.JPKI_AUTH_METHOD === 'challenge', e.JPKI_AUTH_METHOD);
 
+  await page.goto(BASE + '/login/login.html');
+  await page.waitForSelector('#jpki[data-session-checked="true"]');
+  check('logout link: shown when logged in',
+        await page.locator('#logout-link').isVisible() &&
+        (await page.locator('#jpki').getAttribute('data-logged-in')) === 'true');
+  await page.click('#logout-link');
+  await page.waitForURL('**/login/logout.html');
   await page.goto(BASE + '/login/logout.html');
   await page.waitForSelector('#jpki[data-ready="true"]');
   await page.click('#logout-button');
@@ -110,6 +126,8 @@ await step('software: whole flow', async () => {
   await page.goto(BASE + '/protected/env');
   check('logout: the protected page sends the browser to the login page again',
         path(page) === '/login/login.html', page.url());
+  await page.waitForSelector('#jpki[data-session-checked="true"]');
+  check('logout link: hidden again after logging out', await page.locator('#logout-link').isHidden());
   check('software: no console errors and no CSP violations', page.problems.length === 0,
         page.problems.join(' | '));
   await ctx.close();
@@ -250,6 +268,51 @@ await step('a11y: labels', async () => {
   check('a11y: a Japanese browser gets the Japanese page',
         (await page.locator('h1').innerText()) === 'マイナンバーカードでログイン');
   await page.screenshot({ path: `${SHOTS}/browser-6-ja.png`, fullPage: true });
+  await ctx.close();
+});
+
+// --- 6b. without JavaScript there is no Log in button, only the explanation -------
+await step('nojs: whole flow', async () => {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'ja-JP', javaScriptEnabled: false });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  await page.goto(BASE + '/login/login.html');
+  const noscript = await page.locator('#noscript').innerText();
+  check('nojs: no Log in button without JavaScript',
+        await page.locator('#login-button').isHidden() && await page.locator('#lang-toggle').isHidden() &&
+        (await page.locator('button:visible').count()) === 0);
+  check('nojs: the page explains in Japanese and English',
+        /JavaScript が必要/.test(noscript) && /needs JavaScript/.test(noscript), noscript);
+  await page.goto(BASE + '/login/logout.html');
+  check('nojs: no Log out button without JavaScript', (await page.locator('button:visible').count()) === 0);
+  await page.screenshot({ path: `${SHOTS}/browser-7-nojs.png`, fullPage: true });
+  await ctx.close();
+});
+
+// --- 6c. the card helper is not running: a link to where to get it --------------
+await step('helper_unreachable: whole flow', async () => {
+  const { ctx, page } = await newPage();
+  await page.route('http://127.0.0.1:*/**', (route) => route.abort('connectionrefused'));
+  await page.goto(BASE + '/login/login.html');
+  await page.waitForSelector('#jpki[data-ready="true"]');
+  check('helper_unreachable: no helper link before the error', await page.locator('#helper-link').isHidden());
+  await page.click('#login-button');
+  await page.waitForSelector('#jpki[data-error="helper_unreachable"]');
+  check('helper_unreachable: links to the configured download page (data-helper-download)',
+        await page.locator('#helper-link').isVisible() &&
+        (await page.locator('#helper-link').getAttribute('href')) === '/downloads/card-helper?os=linux',
+        await page.locator('#helper-link').getAttribute('href'));
+  // an unsafe value falls back to the page shipped next to the login page
+  await page.evaluate(() => document.getElementById('jpki').setAttribute('data-helper-download', 'javascript:alert(1)'));
+  await page.click('#login-button');
+  await page.waitForFunction(() => !document.getElementById('login-button').disabled &&
+                                   document.getElementById('jpki').getAttribute('data-error') === 'helper_unreachable');
+  const href = await page.locator('#helper-link').getAttribute('href');
+  await page.click('#helper-link');
+  await page.waitForURL('**/login/card-helper.html');
+  check('helper_unreachable: an unsafe value falls back to card-helper.html, which explains the helper',
+        href === 'card-helper.html' && /カードヘルパー/.test(await page.locator('body').innerText()) &&
+        /card helper/.test(await page.locator('body').innerText()), href);
   await ctx.close();
 });
 

@@ -7,7 +7,9 @@ use warnings FATAL => 'all';
 # software signer from a protected page and back out via logout, the
 # card-helper adapter against tools/jpki-test-card-helper, an expired certificate
 # with Japanese and English advice, a hostile return_to, every stable error
-# code mapped, basic accessibility, and a phishing page on another origin
+# code mapped, basic accessibility, the site name, the Log out link only when
+# logged in, no buttons without JavaScript, the card helper's download link on
+# helper_unreachable, and a phishing page on another origin
 # (vhost jpki_phish) relaying a real challenge through the same card helper:
 # refused with origin_mismatch. Screenshots go to t/logs/browser-*.png.
 use Apache::Test qw(-withtestmore);
@@ -19,13 +21,17 @@ use POSIX ();
 my @checks = (
     'software: /protected/env redirects to the login page',
     'software: return_to carries the protected path',
+    'logout link: hidden when not logged in',
+    'site name: shown with the host',
     'software: without ?signer=software the software signer is not offered',
     'software: ?signer=software shows the software signer',
     'software: lands on the protected resource',
     'software: REMOTE_USER is alice',
     'software: JPKI_AUTH_METHOD=challenge',
+    'logout link: shown when logged in',
     'logout: the page says so',
     'logout: the protected page sends the browser to the login page again',
+    'logout link: hidden again after logging out',
     'software: no console errors and no CSP violations',
     'card helper: lands on the protected resource',
     "card helper: REMOTE_USER is bob (the helper's card)",
@@ -51,13 +57,19 @@ my @checks = (
     'a11y: every control has a label',
     'a11y: status is an aria-live region',
     'a11y: a Japanese browser gets the Japanese page',
+    'nojs: no Log in button without JavaScript',
+    'nojs: the page explains in Japanese and English',
+    'nojs: no Log out button without JavaScript',
+    'helper_unreachable: no helper link before the error',
+    'helper_unreachable: links to the configured download page (data-helper-download)',
+    'helper_unreachable: an unsafe value falls back to card-helper.html, which explains the helper',
     'phishing: its server got a real challenge from the bank',
     'phishing: the helper refuses an origin chosen by the page',
     'phishing: the helper signed client data naming the phishing origin',
     'phishing: the bank refuses the relayed login with origin_mismatch, no session',
 );
 my @shots = map { "browser-$_.png" }
-    qw(1-software-signer 2-logged-out 3-expired-en 4-expired-ja 5-superseded 6-ja);
+    qw(1-software-signer 2-logged-out 3-expired-en 4-expired-ja 5-superseded 6-ja 7-nojs);
 
 plan tests => 6 + @checks + @shots;
 

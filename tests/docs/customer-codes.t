@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # The customer guides (docs/customers/en.md, ja.md) explain every error code
 # the login page can show, in the page's own words: each code of the message
-# table in htdocs/jpki-login.js has a row in both guides whose title is the
+# table (htdocs/jpki-messages.js, generated from core/jpki_messages.c) has a row in both guides whose title is the
 # page's title in that language, and every revocation code of docs/errors.md
 # is explained. Codes shown only on internal or test pages are listed here.
 use strict;
@@ -17,11 +17,12 @@ my %internal = map { $_ => 1 } qw(software_missing software_key_format software_
 # The page's table, evaluated by node exactly as the browser builds it.
 my $js = <<'JS';
 const src = require('fs').readFileSync(process.argv[1], 'utf8');
-const code = src.slice(src.indexOf('var A = {'), src.indexOf('function errorEntry'));
-const t = new Function(code + '; return ERR;')();
+const window = {};
+new Function('window', src)(window);
+const t = window.JPKIMessages;
 process.stdout.write(JSON.stringify(t));
 JS
-open my $p, '-|', 'node', '-e', $js, "$top/htdocs/jpki-login.js" or die "node: $!";
+open my $p, '-|', 'node', '-e', $js, "$top/htdocs/jpki-messages.js" or die "node: $!";
 my $out = do { local $/; <$p> };
 close $p or die "node failed";
 my $err = JSON::PP->new->utf8->decode($out);

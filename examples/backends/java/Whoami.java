@@ -6,7 +6,7 @@
  * and let httpd proxy to it with the identity as request headers:
  *     <Location /app/>
  *         AuthType JPKI
- *         JPKILoginPage /login/
+ *         JPKILoginPage /jpki-login/
  *         Require valid-user
  *         JPKIPassIdentityAs headers
  *         ProxyPass http://127.0.0.1:8080/
