@@ -1,7 +1,7 @@
 /*
  * Start checks of each host that need the configuration tree
- * (jpki_cfg_tree.h): a host that logs in with JPKI must have trust
- * anchors, and its session lifetimes must make sense. Every message names
+ * (jpki_cfg_tree.h): a host that protects content with AuthType JPKI
+ * must have trust anchors, and its session lifetimes must make sense. Every message names
  * the directive and the host, and says what to change. mod_jpki.c runs
  * them after jpki_config_check (the trust stores) and before the areas.
  */
@@ -18,16 +18,15 @@ static const char *section_of(apr_pool_t *p, const ap_directive_t *d)
     return apr_psprintf(p, ", in %s %s", s->directive, s->args ? s->args : ">");
 }
 
-/* A host whose requests can reach AuthType JPKI or the jpki-login handler
- * logs in with JPKI: without trust anchors every login there would be
- * refused at run time (not_configured). .htaccess files are not visible
- * here; the pipeline still refuses those with not_configured. */
+/* A host whose requests can reach AuthType JPKI protects content with the
+ * card: without trust anchors every request there would be refused at run
+ * time (not_configured). .htaccess files are not visible here; the
+ * pipeline still refuses those with not_configured. The endpoints alone
+ * (SetHandler jpki-login...) are not refused: a packaged snippet may mount
+ * them before the site is configured, and they answer not_configured. */
 static int check_trust(apr_pool_t *ptemp, server_rec *vs)
 {
     const ap_directive_t *use = jpki_cfg_tree_find(ptemp, vs, "AuthType", "JPKI");
-    if (use == NULL) {
-        use = jpki_cfg_tree_find(ptemp, vs, "SetHandler", "jpki-login");
-    }
     if (use == NULL || jpki_srv_cfg(vs)->trust_files != NULL) {
         return OK;
     }

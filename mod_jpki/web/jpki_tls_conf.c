@@ -165,16 +165,16 @@ static int check_protocols(apr_pool_t *p, server_rec *vs)
     int set = tls_versions(p, vs, &at);
     if (set & TLS12) {
         if (set & TLS13) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
-                         JPKI_LOGNO(0032) "%s (%s) allows TLS 1.3 on %s (JPKITLSClientAuth On): "
-                                          "a browser that negotiates TLS 1.3 must sign the "
-                                          "handshake with RSA-PSS, which card middleware "
-                                          "does not offer, so its card login fails with a TLS "
-                                          "error. Pin this host to TLS 1.2 (SSLProtocol -all "
-                                          "+TLSv1.2).",
-                         at ? at->directive : "SSLProtocol",
-                         at ? jpki_cfg_tree_where(p, at) : "default all",
-                         jpki_cfg_host_desc(p, vs));
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, 0, vs,
+                JPKI_LOGNO(0032) "%s (%s) allows TLS 1.3 on %s (JPKITLSClientAuth On): "
+                                 "a browser that negotiates TLS 1.3 must sign the "
+                                 "handshake with RSA-PSS, which card middleware "
+                                 "commonly does not offer, so its card login fails "
+                                 "with a TLS error. Pin this host to TLS 1.2 (SSLProtocol -all "
+                                 "+TLSv1.2).",
+                at ? at->directive : "SSLProtocol", at ? jpki_cfg_tree_where(p, at) : "default all",
+                jpki_cfg_host_desc(p, vs));
         }
         return OK;
     }
