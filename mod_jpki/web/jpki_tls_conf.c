@@ -18,6 +18,8 @@
 
 #include "http_config.h"
 #include "http_request.h"
+#include "apr_optional_hooks.h"
+#include <openssl/ssl.h>
 
 typedef struct {
     const ap_directive_t *at; /* first SSLUserName / FakeBasicAuth found */
@@ -204,6 +206,31 @@ static int tls_check_hosts(apr_pool_t *ptemp, server_rec *s)
     return OK;
 }
 
+/* At the real start, on the SSL_CTX mod_ssl built for the host (SSLProtocol
+ * and every SSLOpenSSLConfCmd applied): the authoritative form of JPKI0031,
+ * for what the configuration tree does not show (e.g. SSLOpenSSLConfCmd
+ * Protocol -TLSv1.2). mod_ssl then refuses to start. */
+typedef int ssl_HOOK_init_server_t(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx);
+
+static int tls12_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
+{
+    long min = SSL_CTX_get_min_proto_version(ctx), max = SSL_CTX_get_max_proto_version(ctx);
+    if (is_proxy || jpki_srv_cfg(s)->tls_client_auth != 1 ||
+        (!(SSL_CTX_get_options(ctx) & SSL_OP_NO_TLSv1_2) && (min == 0 || min <= TLS1_2_VERSION) &&
+         (max == 0 || max >= TLS1_2_VERSION))) {
+        return OK;
+    }
+    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                 JPKI_LOGNO(0033) "%s has JPKITLSClientAuth On but its TLS context does not "
+                                  "allow TLS 1.2 (SSLProtocol, SSLOpenSSLConfCmd): the card "
+                                  "signs only RSASSA-PKCS1-v1_5 and TLS 1.3 requires RSA-PSS "
+                                  "in CertificateVerify, so no card can log in here with its "
+                                  "certificate. Allow TLS 1.2 on this host, or set "
+                                  "JPKITLSClientAuth Off.",
+                 jpki_cfg_host_desc(p, s));
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
 /* Top-level <VirtualHost>s may sit inside <IfModule>/<IfDefine> sections:
  * those are expanded by now, so the tree's top level holds them. */
 static int tls_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
@@ -289,6 +316,7 @@ void jpki_tls_conf_register_hooks(apr_pool_t *p)
     static const char *const ssl[] = {"mod_ssl.c", NULL};
     (void)p;
     ap_hook_check_config(tls_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ssl, init_server, tls12_init_server, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_access(guard_before, NULL, ssl, APR_HOOK_REALLY_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_access(guard_after, ssl, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     /* mod_ssl's FakeBasicAuth runs first among the authn hooks; this right after */

@@ -113,7 +113,7 @@ refused('provider in the main server, JPKITrustedCA only in the vhost',
     [qr/JPKI0503: the main server \(localhost\) has no JPKITrustedCA, but JPKIStatusProvider platform \(\S+:\d+\) applies to it; JPKITrustedCA is set only at \S+:\d+\. Add JPKITrustedCA to the main server, or move JPKIStatusProvider/],
     [qr/needs JPKITrustedCA/]);
 
-plan tests => 2 * @cases + 5;
+plan tests => 2 * @cases + 8;
 
 for my $c (@cases) {
     my ($name, $body, $fails, $match, $nomatch) = @$c;
@@ -135,13 +135,14 @@ my ($rc, $out) = httpd_configtest($hosts);
 my @n = map { scalar(() = $out =~ /JPKI0102: JPKITrustedCA \S+$_\.pem: \w+ root \w+ expired/g) } qw(auth_ca_2015 sign_ca_2015);
 is "@n", '1 1', 'httpd -t, three hosts load two expired roots: each reported once' or diag $out;
 
-# A real start and a graceful restart: the warning reaches the error log once
-# per generation (check_config's messages of the second read go nowhere).
-{
+# A real httpd on a free port: writes the configuration, returns the
+# command, the error log reader and the directory.
+sub real_httpd {
+    my ($body) = @_;
     my $dir = File::Temp::tempdir(CLEANUP => 1);
     chmod 0755, $dir;
     my $port = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1)->sockport;
-    (my $body = $hosts) =~ s/127\.0\.0\.1:1>/127.0.0.1:$port>/g;
+    $body =~ s/127\.0\.0\.1:1>/127.0.0.1:$port>/g;
     open my $fh, '>', "$dir/httpd.conf" or die $!;
     print $fh <<"EOC";
 ServerRoot $dir
@@ -159,25 +160,49 @@ Group nogroup
 $body
 EOC
     close $fh;
-    my $httpd = "$vars->{httpd} -f $dir/httpd.conf";
     my $slurp = sub { open my $f, '<', "$dir/error_log" or return ''; local $/; scalar <$f> // '' };
-    my $wait = sub {
-        my ($cond) = @_;
-        for (1 .. 100) { return 1 if $cond->(); select undef, undef, undef, 0.1 }
-        return 0;
-    };
+    return ("$vars->{httpd} -f $dir/httpd.conf", $slurp, $dir);
+}
+
+sub wait_for {
+    my ($cond) = @_;
+    for (1 .. 100) { return 1 if $cond->(); select undef, undef, undef, 0.1 }
+    return 0;
+}
+
+# A real start and a graceful restart: the warning reaches the error log once
+# per generation (check_config's messages of the second read go nowhere).
+{
+    my ($httpd, $slurp, $dir) = real_httpd($hosts);
     my $console = `$httpd -k start 2>&1`;
     my $resumed = sub { my $n = () = $slurp->() =~ /resuming normal operations/g; $n };
-    $wait->(sub { $resumed->() >= 1 });
+    wait_for(sub { $resumed->() >= 1 });
     my $log = $slurp->();
     my $count = sub { my $n = () = $_[0] =~ /JPKI0102: JPKITrustedCA \S+auth_ca_2015\.pem/g; $n };
     is $count->($log), 1, 'start: the expired root once in the error log' or diag $log;
     is $count->($console), 0, '... and not again on the console of the first read' or diag $console;
     `$httpd -k graceful 2>&1`;
-    $wait->(sub { $resumed->() >= 2 });
+    wait_for(sub { $resumed->() >= 2 });
     $log = $slurp->();
     is $count->($log), 2, 'graceful restart: once more' or diag $log;
     `$httpd -k stop 2>&1`;
-    $wait->(sub { !-e "$dir/httpd.pid" });
+    wait_for(sub { !-e "$dir/httpd.pid" });
     ok !-e "$dir/httpd.pid", 'the test server stopped';
+}
+
+# --- 3, at the real start: what the tree does not show (SSLOpenSSLConfCmd
+# Protocol) is refused from the TLS context mod_ssl built ------------------------
+{
+    my $body = $tls->("SSLVerifyClient optional_no_ca\nSSLProtocol -all +TLSv1.2 +TLSv1.3\n"
+                      . "SSLOpenSSLConfCmd Protocol -TLSv1.2");
+    my ($rc, $out) = httpd_configtest($body);
+    is $rc, 0, 'SSLOpenSSLConfCmd Protocol -TLSv1.2: httpd -t cannot see it' or diag $out;
+    my ($httpd, $slurp, $dir) = real_httpd($body);
+    my $console = `$httpd -k start 2>&1`;
+    wait_for(sub { $slurp->() =~ /AH00016|resuming normal/ });
+    my $log = $slurp->();
+    like $log, qr/JPKI0033: cert\.example:\d+ \(<VirtualHost> at \S+\) has JPKITLSClientAuth On but its TLS context does not allow TLS 1\.2/,
+        '... the start refuses it (JPKI0033)' or diag $log;
+    unlike $log, qr/resuming normal operations/, '... and the server does not run';
+    `$httpd -k stop 2>&1` if -e "$dir/httpd.pid";
 }
