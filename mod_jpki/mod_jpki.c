@@ -33,7 +33,8 @@ static int jpki_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 static int jpki_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog;
-    if (jpki_config_check(pconf, ptemp, s) != OK || jpki_cache_check_config(s) != OK) {
+    if (jpki_config_check(pconf, ptemp, s) != OK || jpki_cache_check_config(s) != OK ||
+        jpki_cfg_check_hosts(pconf, ptemp, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return jpki_config_check_areas(pconf, ptemp, s);
@@ -43,6 +44,7 @@ static int jpki_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 {
     (void)plog;
     ap_add_version_component(pconf, "mod_jpki/" JPKI_VERSION); /* hidden by ServerTokens */
+    jpki_config_report_roots(ptemp, s);
     jpki_http_global_init(pconf);
     return jpki_cache_post_config(pconf, ptemp, s);
 }

@@ -354,13 +354,76 @@ static void jpki_config_log_origins(apr_pool_t *ptemp, server_rec *vs, const jpk
     }
 }
 
+/* An expired root, once per file and root however many hosts load the file
+ * (`seen`: one configuration generation). */
+static void report_expired(apr_pool_t *ptemp, server_rec *vs, const jpki_srv_cfg_t *c,
+                           apr_time_t now, apr_hash_t *seen)
+{
+    int i;
+    for (i = 0; i < c->trust->anchors->nelts; i++) {
+        jpki_anchor_t *a = &APR_ARRAY_IDX(c->trust->anchors, i, jpki_anchor_t);
+        const char *key = apr_pstrcat(ptemp, a->file, "\n", a->key_id, NULL);
+        if (a->not_after >= now || apr_hash_get(seen, key, APR_HASH_KEY_STRING) != NULL) {
+            continue;
+        }
+        apr_hash_set(seen, key, APR_HASH_KEY_STRING, "1");
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
+                     JPKI_LOGNO(0102) "JPKITrustedCA %s: %s root %s expired on %s; "
+                                      "certificates issued under it are refused",
+                     a->file, jpki_cert_type_name(a->type), a->key_id,
+                     jpki_util_time_iso(ptemp, a->not_after));
+    }
+}
+
+/* Where a warning about the roots is read: httpd reads its configuration
+ * twice when it starts and check_config's messages of the second read go
+ * nowhere (the error log is opened later; a daemon's stderr is /dev/null).
+ * So apachectl -t reports expired roots from check_config, and a start or
+ * restart from post_config, into the error log, once per generation (not
+ * in the pre-read: mod_jpki.c calls this from post_config). */
+void jpki_config_report_roots(apr_pool_t *ptemp, server_rec *s)
+{
+    apr_hash_t *seen = apr_hash_make(ptemp);
+    apr_time_t now = apr_time_now();
+    server_rec *vs;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return;
+    }
+    for (vs = s; vs != NULL; vs = vs->next) {
+        const jpki_srv_cfg_t *c = jpki_srv_cfg(vs);
+        if (c->trust != NULL) {
+            report_expired(ptemp, vs, c, now, seen);
+        }
+    }
+}
+
+/* Each root of a host at debug level; a TEST root that will be refused. */
+static void report_anchors(apr_pool_t *ptemp, server_rec *vs, const jpki_srv_cfg_t *c)
+{
+    int i;
+    for (i = 0; i < c->trust->anchors->nelts; i++) {
+        jpki_anchor_t *a = &APR_ARRAY_IDX(c->trust->anchors, i, jpki_anchor_t);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, vs,
+                     JPKI_LOGNO(0103) "JPKITrustedCA %s: %s%s root %s valid until %s", a->file,
+                     a->test ? "TEST " : "", jpki_cert_type_name(a->type), a->key_id,
+                     jpki_util_time_iso(ptemp, a->not_after));
+        if (a->test && c->accept_test != 1) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
+                         JPKI_LOGNO(0104) "JPKITrustedCA %s: JPKI-TEST root %s is loaded but "
+                                          "JPKIAcceptTestCards is Off: its certificates are "
+                                          "refused",
+                         a->file, a->key_id);
+        }
+    }
+}
+
 /* Build each virtual host's trust store and check what must be consistent.
  * Runs from check_config, so apachectl -t reports the same errors. */
 int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *vs;
     apr_time_t now = apr_time_now();
-    (void)ptemp;
+    apr_hash_t *seen = apr_hash_make(ptemp);
 
     for (vs = s; vs != NULL; vs = vs->next) {
         jpki_srv_cfg_t *c = jpki_srv_cfg(vs);
@@ -385,27 +448,9 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
-        for (i = 0; i < c->trust->anchors->nelts; i++) {
-            jpki_anchor_t *a = &APR_ARRAY_IDX(c->trust->anchors, i, jpki_anchor_t);
-            if (a->not_after < now) {
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
-                             JPKI_LOGNO(0102) "JPKITrustedCA %s: %s root %s expired on %s; "
-                                              "certificates issued under it are refused",
-                             a->file, jpki_cert_type_name(a->type), a->key_id,
-                             jpki_util_time_iso(ptemp, a->not_after));
-            } else {
-                ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, vs,
-                             JPKI_LOGNO(0103) "JPKITrustedCA %s: %s%s root %s valid until %s",
-                             a->file, a->test ? "TEST " : "", jpki_cert_type_name(a->type),
-                             a->key_id, jpki_util_time_iso(ptemp, a->not_after));
-            }
-            if (a->test && c->accept_test != 1) {
-                ap_log_error(
-                    APLOG_MARK, APLOG_WARNING, 0, vs,
-                    JPKI_LOGNO(0104) "JPKITrustedCA %s: JPKI-TEST root %s is loaded but "
-                                     "JPKIAcceptTestCards is Off: its certificates are refused",
-                    a->file, a->key_id);
-            }
+        report_anchors(ptemp, vs, c);
+        if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL) {
+            report_expired(ptemp, vs, c, now, seen); /* apachectl -t */
         }
         if (c->status_provider == JPKI_STATUS_PROVIDER_UNSET) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
@@ -428,6 +473,9 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 /* The checks of the areas, after infra/jpki_cache.c's (mod_jpki.c orders them). */
 int jpki_config_check_areas(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
+    if (jpki_cfg_audit_check(ptemp, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (jpki_status_check_config(pconf, ptemp, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }

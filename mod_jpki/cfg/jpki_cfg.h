@@ -103,6 +103,12 @@ void *jpki_config_dir_merge(apr_pool_t *p, void *base, void *add);
  * store settings. mod_jpki.c runs the cache check between the two. */
 int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 int jpki_config_check_areas(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* jpki_cfg_hosts.c: hosts that use AuthType JPKI or jpki-login without
+ * JPKITrustedCA, session lifetimes (after jpki_config_check). */
+int jpki_cfg_check_hosts(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* post_config: expired roots, once per file and root, into the error log
+ * (apachectl -t reports them from jpki_config_check). */
+void jpki_config_report_roots(apr_pool_t *ptemp, server_rec *s);
 
 /* Accessors that apply defaults to unset values. */
 int jpki_cfg_challenge_lifetime(const jpki_srv_cfg_t *c);

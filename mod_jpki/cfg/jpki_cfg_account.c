@@ -4,6 +4,7 @@
  * their check_config.
  */
 #include "cfg/jpki_cfg.h"
+#include "cfg/jpki_cfg_tree.h"
 
 #include "apr_dbd.h"
 #include "mod_dbd.h"
@@ -175,6 +176,19 @@ int jpki_account_config_check(apr_pool_t *pconf, server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
                          JPKI_LOGNO(0702) "JPKIAccountStore dbd needs mod_dbd "
                                           "(LoadModule dbd_module) and DBDriver/DBDParams");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        /* mod_dbd's record is opaque: its DBDriver, as the tree has it */
+        if (jpki_cfg_tree_server_dir(vs, "DBDriver") == NULL) {
+            ap_log_error(
+                APLOG_MARK, APLOG_EMERG, 0, vs,
+                JPKI_LOGNO(0153) "JPKIAccountStore dbd (%s) for %s needs DBDriver "
+                                 "(and DBDParams): mod_dbd has no database for this "
+                                 "host, so every account lookup would fail. Add "
+                                 "DBDriver and DBDParams to that host or to the main "
+                                 "server.",
+                jpki_cfg_tree_where(pconf, jpki_cfg_tree_server_dir(vs, "JPKIAccountStore")),
+                jpki_cfg_host_desc(pconf, vs));
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }

@@ -171,6 +171,35 @@ const char *jpki_audit_set_log(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* A file JPKIAuditLog is opened only in open_logs, which apachectl -t does
+ * not run: a missing directory would pass the test and stop the start. */
+int jpki_cfg_audit_check(apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *vs;
+    for (vs = s; vs != NULL; vs = vs->next) {
+        const jpki_audit_srv_t *a = jpki_srv_cfg(vs)->audit;
+        const char *path, *dir;
+        apr_finfo_t fi;
+        apr_status_t rv;
+        if (a == NULL || a->spec == NULL || a->spec[0] == '|') {
+            continue;
+        }
+        path = ap_server_root_relative(ptemp, a->spec);
+        dir = ap_make_dirstr_parent(ptemp, path);
+        rv = apr_stat(&fi, dir, APR_FINFO_TYPE, ptemp);
+        if (rv == APR_SUCCESS && fi.filetype == APR_DIR) {
+            continue;
+        }
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, vs,
+                     JPKI_LOGNO(0152) "JPKIAuditLog %s: the directory %s %s; create it "
+                                      "(writable by root, the user that opens the log) or "
+                                      "change JPKIAuditLog",
+                     path, dir, rv == APR_SUCCESS ? "is not a directory" : "does not exist");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
 jpki_metrics_srv_t *jpki_metrics_srv_create(apr_pool_t *p)
 {
     jpki_metrics_srv_t *m = apr_pcalloc(p, sizeof(*m));

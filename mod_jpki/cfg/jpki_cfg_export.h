@@ -62,6 +62,9 @@ typedef struct jpki_audit_srv_t {
 } jpki_audit_srv_t;
 
 jpki_audit_srv_t *jpki_audit_srv_create(apr_pool_t *p);
+/* check_config: the directory of every JPKIAuditLog file exists (the file
+ * itself is opened in open_logs, after apachectl -t has passed). */
+int jpki_cfg_audit_check(apr_pool_t *ptemp, server_rec *s);
 jpki_audit_srv_t *jpki_audit_srv_merge(apr_pool_t *p, const jpki_audit_srv_t *base,
                                        const jpki_audit_srv_t *add);
 const char *jpki_audit_set_log(cmd_parms *cmd, void *dc, const char *arg);

@@ -4,6 +4,7 @@
  * process hooks of the HTTP client. Request-time code: jpki_status.c.
  */
 #include "cfg/jpki_cfg.h"
+#include "cfg/jpki_cfg_tree.h"
 
 #include <openssl/pem.h>
 #include <openssl/sha.h>
@@ -373,6 +374,27 @@ static void make_source_id(apr_pool_t *p, jpki_status_cfg_t *sc, int provider)
     sc->source_id = jpki_util_hex(p, md, 8);
 }
 
+/* A host with a status provider but no JPKITrustedCA: usually the provider
+ * is set in the main server (e.g. a conf-enabled file) and the trust
+ * anchors only in the TLS virtual host, so the main server lacks them.
+ * Say which host, where each directive is, and the two ways out. */
+static int no_trust(apr_pool_t *ptemp, server_rec *vs, const jpki_srv_cfg_t *c)
+{
+    const ap_directive_t *prov = jpki_cfg_tree_server_dir(vs, "JPKIStatusProvider");
+    const ap_directive_t *ca = jpki_cfg_tree_find_any(ptemp, "JPKITrustedCA");
+    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
+                 JPKI_LOGNO(0503) "%s has no JPKITrustedCA, but JPKIStatusProvider %s (%s) "
+                                  "applies to it%s%s. Add JPKITrustedCA to %s, or move "
+                                  "JPKIStatusProvider and its settings into the virtual hosts "
+                                  "that have JPKITrustedCA.",
+                 jpki_cfg_host_desc(ptemp, vs),
+                 c->status_provider == JPKI_STATUS_PROVIDER_OCSP ? "ocsp" : "platform",
+                 jpki_cfg_tree_where(ptemp, prov), ca ? "; JPKITrustedCA is set only at " : "",
+                 ca ? jpki_cfg_tree_where(ptemp, ca) : "",
+                 vs->is_virtual ? "that <VirtualHost> or the main server" : "the main server");
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
 int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *vs;
@@ -420,10 +442,7 @@ int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         if (c->trust == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
-                         JPKI_LOGNO(0503) "JPKIStatusProvider %s needs JPKITrustedCA",
-                         c->status_provider == JPKI_STATUS_PROVIDER_OCSP ? "ocsp" : "platform");
-            return HTTP_INTERNAL_SERVER_ERROR;
+            return no_trust(ptemp, vs, c);
         }
         make_source_id(pconf, sc, c->status_provider);
     }
