@@ -257,7 +257,10 @@ sub cluster_stop {
             } elsif ($what eq 'sim') {
                 sim_stop();
             } elsif ($what eq 'pg') {
+                open my $save, '>&', \*STDOUT or die;
+                open STDOUT, '>', '/dev/null' or die;    # pg_ctl's chatter
                 pg_stop();
+                open STDOUT, '>&', $save or die;
             }
             1;
         } or warn "stopping $what: $@";

@@ -171,6 +171,16 @@ sub calls { sim_calls()->{total} }
         'the account holds the chain of three serials';
 }
 
+# pg_ctl talks on stdout: keep it out of the TAP stream
+sub quiet {
+    my ($code) = @_;
+    open my $save, '>&', \*STDOUT or die;
+    open STDOUT, '>', '/dev/null' or die;
+    my $ok = eval { $code->(); 1 };
+    open STDOUT, '>&', $save or die;
+    die $@ unless $ok;
+}
+
 # --- failure drills -------------------------------------------------------------------
 # Until $try answers $want $k times in a row (within $limit s): (seconds, the
 # other answers meanwhile), or () if it never settles.
@@ -218,13 +228,13 @@ is node_login('a', 'a', 'auth-user03', \%kept)->code, 200, 'drills: a session op
 
 # 2. PostgreSQL down and back
 {
-    pg_stop();
+    quiet(\&pg_stop);
     is node_login('b', 'b', 'auth-user05', {})->code, 200,
         'PostgreSQL down: a returning user (account cached) still logs in';
     is code_err(node_login('c', 'c', 'auth-rev-cessation', {})), '503 account_unavailable',
         '... a card whose account is not cached: 503 account_unavailable';
     is node_get('a', '/protected/page.html', {%kept})->code, 200, '... open sessions keep working';
-    pg_start();
+    quiet(\&pg_start);
     my $rec = recovery(sub { node_login('c', 'c', 'auth-rev-cessation', {})->code }, 200);
     ok defined $rec, 'PostgreSQL back: that login succeeds without an httpd restart';
     diag sprintf 'PostgreSQL restarted: first successful SQL login after %.1f s', $rec // -1;
@@ -283,7 +293,7 @@ is node_login('a', 'a', 'auth-user03', \%kept)->code, 200, 'drills: a session op
 
 # --- no secret or personal data in any cache value ---------------------------------
 SKIP: {
-    skip 'the dump needs redis-cli (JPKI_CLUSTER_CACHE=redis)', 3 unless $CACHE eq 'redis';
+    skip 'the dump needs redis-cli (JPKI_CLUSTER_CACHE=redis)', 4 unless $CACHE eq 'redis';
     my @keys = grep { length } map { s/^"|"$//gr } redis_cli('--scan');
     my (%bad, $n);
     my @forbidden = (keys %Cluster::SEEN_CHALLENGE, keys %Cluster::SEEN_COOKIE,
@@ -295,8 +305,9 @@ SKIP: {
     }
     require Encode;
     for my $k (@keys) {
-        my ($v) = redis_cli('--raw', 'GET', $k);
-        next unless defined $v;
+        my @lines = redis_cli('--raw', 'GET', $k);
+        next unless @lines;
+        my $v = join "\n", @lines;
         $n++;
         my $text = Encode::decode('UTF-8', $v, Encode::FB_DEFAULT());
         for my $f (@forbidden) {
@@ -305,9 +316,26 @@ SKIP: {
     }
     cmp_ok $n, '>', 20, "Redis dump after the run: $n values read";
     is_deeply \%bad, {}, '... none holds a challenge, a cookie value, a certificate, a name, address or birth date';
+    # memory per entry, by namespace (docs/cluster.md "Sizing"); every entry expires
+    my (%mem, @forever);
+    for my $k (@keys) {
+        my ($ttl) = redis_cli('TTL', $k);
+        push @forever, $k if ($ttl // '') =~ /^\(integer\) -1$/;
+        my ($ns) = $k =~ /^mod_jpki-(\w+):/ or next;
+        my ($b) = redis_cli('MEMORY', 'USAGE', $k);
+        ($b) = $b =~ /(\d+)/ or next;
+        push @{ $mem{$ns} }, $b;
+    }
+    diag 'Redis bytes per entry (MEMORY USAGE, mean): ' . join ', ', map {
+        my @v = @{ $mem{$_} };
+        my $t = 0;
+        $t += $_ for @v;
+        sprintf '%s %.0f (%d keys)', $_, $t / @v, scalar @v } sort keys %mem;
+    is_deeply \@forever, [], '... every entry has an expiry (safe under volatile-lru, nothing stays for ever)';
     my @samples = grep { /session/ } @keys;
-    my ($sv) = @samples ? redis_cli('--raw', 'GET', $samples[0]) : ('');
+    my $sv = @samples ? join("\n", redis_cli('--raw', 'GET', $samples[0])) : '';
     unlike $sv // '', qr/[\x{3000}-\x{9fff}]|BEGIN|MII/, '... a session record holds ids (sample checked)';
+    diag "a session record: $sv" if $ENV{JPKI_CLUSTER_SHOW};
 }
 
 diag sprintf 'cluster test: %.1f s in all', time - $T0;
