@@ -49,6 +49,7 @@ my $MODDIR = `apxs -q LIBEXECDIR 2>/dev/null` || '/usr/lib/apache2/modules';
 chomp $MODDIR;
 
 our %C;    # the running cluster: ports, names, run dir, cache kind
+our $BALPORT;    # the balancer's port (default: a free one)
 my @started;    # what to stop, in reverse order
 
 sub free_port {
@@ -86,6 +87,7 @@ sub cache_kind { $C{cache} }
 
 sub cache_start {
     my (%o) = @_;
+    return 0 if $C{cache} eq 'shmcb';    # bench/cluster.sh: one node, no cache server
     my $dir = "$C{run}/$C{cache}";
     File::Path::make_path($dir);
     my @cmd = $C{cache} eq 'redis'
@@ -189,6 +191,7 @@ sub cluster_start {
     $C{run} = File::Temp::tempdir('jpki-cluster-XXXXXX', TMPDIR => 1, CLEANUP => 0);
     chmod 0755, $C{run};
     $C{$_} = free_port() for qw(balport shortname cache_port);
+    $C{balport} = $BALPORT if $BALPORT;
     $ENV{JPKI_PF_PORT} = free_port();
     $ENV{JPKI_PG_PORT} = free_port();
     $SIG{INT} = $SIG{TERM} = sub { cluster_stop(); POSIX::_exit(130) };
@@ -215,7 +218,8 @@ sub cluster_start {
         close $fh;
     }
     my $cache = $C{cache} eq 'redis' ? "redis:127.0.0.1:$C{cache_port}"
-                                     : "memcache:127.0.0.1:$C{cache_port}";
+              : $C{cache} eq 'shmcb' ? "shmcb:$C{run}/jpki-cache(4194304)"
+              : "memcache:127.0.0.1:$C{cache_port}";
     for my $n (node_names()) {
         $C{port}{$n} = free_port();
         $C{sport}{$n} = free_port();
@@ -231,19 +235,52 @@ sub cluster_start {
         node_start($n);
         push @started, "node:$n";
     }
-    my @members = map { "    BalancerMember \"http://127.0.0.1:$C{port}{$_}\" route=$_ retry=2 "
-                        . "connectiontimeout=1 timeout=30" } @{ $o{bal_nodes} || $C{names} };
     File::Path::make_path("$C{run}/balancer");
-    fill("$TOP/tests/cluster/balancer.conf.in", "$C{run}/balancer/httpd.conf",
-         RUN => $C{run}, BALPORT => $C{balport}, MODDIR => $MODDIR, PKI => $ENV{JPKI_PKI_DIR},
-         MEMBERS => join("\n", @members), MAXATTEMPTS => scalar(@members));
-    system('chown', '-R', 'nobody:nogroup', "$C{run}/balancer");
+    balancer_conf(@{ $o{bal_nodes} || $C{names} });
     system($HTTPD, '-f', "$C{run}/balancer/httpd.conf", '-k', 'start') == 0
         or die 'balancer did not start';
     push @started, 'balancer';
     wait_port($C{balport}) or die 'balancer does not listen';
     return \%C;
 }
+
+sub balancer_conf {
+    my (@names) = @_;
+    my @members = map { "    BalancerMember \"http://127.0.0.1:$C{port}{$_}\" route=$_ retry=2 "
+                        . "connectiontimeout=1 timeout=30" } @names;
+    fill("$TOP/tests/cluster/balancer.conf.in", "$C{run}/balancer/httpd.conf",
+         RUN => $C{run}, BALPORT => $C{balport}, MODDIR => $MODDIR, PKI => $ENV{JPKI_PKI_DIR},
+         MEMBERS => join("\n", @members), MAXATTEMPTS => scalar(@members));
+    system('chown', '-R', 'nobody:nogroup', "$C{run}/balancer");
+}
+
+# Point the running balancer at these nodes only (graceful restart of the balancer).
+sub balancer_members {
+    my (@names) = @_;
+    balancer_conf(@names);
+    system($HTTPD, '-f', "$C{run}/balancer/httpd.conf", '-k', 'graceful') == 0 or die 'balancer graceful';
+    Time::HiRes::sleep(1);
+}
+push @EXPORT, 'balancer_members';
+
+# CPU seconds (utime + stime) used so far by node $n's processes (its process
+# group; children that exited are counted in the parent's cutime/cstime).
+sub node_cpu {
+    my ($n) = @_;
+    my $pgid = node_pids($n) or return 0;
+    my $tck = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+    my $t = 0;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $l = <$fh> // next;
+        $l =~ s/^.*\) //;    # after "pid (comm) "
+        my @f = split ' ', $l;    # f[0] = state, f[2] = pgrp, f[11..14] = utime stime cutime cstime
+        next unless $f[2] == $pgid;
+        $t += $f[11] + $f[12] + $f[13] + $f[14];
+    }
+    return $t / $tck;
+}
+push @EXPORT, 'node_cpu';
 
 sub cluster_stop {
     while (my $what = pop @started) {
@@ -426,9 +463,15 @@ sub load_start {
             my $ua = bal_ua(keep_alive => 1);
             my $is_login = $k >= $o{clients};
             my $cert = $cards[$k % @cards];
-            my $r = bal_login($ua, $cert);
             open my $fh, '>>', $file or POSIX::_exit(1);
             $fh->autoflush(1);
+            my $r;
+            for (1 .. 5) {
+                $r = bal_login($ua, $cert);
+                last if $r->code == 200;
+                Time::HiRes::sleep(0.3);
+            }
+            printf $fh "%.3f %d - setup\n", Time::HiRes::time(), $r->code if $r->code != 200;
             my $left = $start - Time::HiRes::time();
             Time::HiRes::sleep($left) if $left > 0;
             my $end = $start + $o{secs};

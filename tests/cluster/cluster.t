@@ -199,10 +199,30 @@ sub settle {
 }
 sub recovery { my ($s) = settle(@_); return $s }
 
+# Probe nodes a, b, c in turn with $try->(node) until no answer other than
+# $want for $quiet s (at most 30 s): (seconds, failed rounds, time of the last
+# failure), or () if it never gets there.
+sub clean_for {
+    my ($quiet, $try, $want) = @_;
+    my ($t0, $fails, $last) = (time, 0, 0);
+    my $i = 0;
+    while (time - $t0 < 30) {
+        my $n = (qw(a b c))[ $i++ % 3 ];
+        if ($try->($n) ne $want) {
+            $fails++;
+            $last = time - $t0;
+        }
+        return (time - $t0, $fails, $last) if time - $t0 - $last >= $quiet;
+        sleep 0.05;
+    }
+    return ();
+}
+
 my %kept;    # a session that lives through the drills
 is node_login('a', 'a', 'auth-user03', \%kept)->code, 200, 'drills: a session opened at a';
 
-# 1. the cache goes down (with a snapshot) and comes back
+# 1. the cache goes down and comes back: Redis from the snapshot it wrote when
+# shut down (SHUTDOWN SAVE); memcached has no persistence and comes back empty
 {
     cache_stop(save => 1);
     my $down = time;
@@ -212,18 +232,23 @@ is node_login('a', 'a', 'auth-user03', \%kept)->code, 200, 'drills: a session op
         '... a challenge 503 cache_unavailable';
     cmp_ok time - $down, '<', 5, '... answered within the cache timeout';
     cache_start();
-    # every httpd process holds pooled connections to the old Redis: each
-    # fails once (503, fail closed) and is then reopened
-    my (%rec, %fails);
-    for my $n (qw(a b c)) {
-        ($rec{$n}, $fails{$n}) = settle(sub { node_get($n, '/protected/page.html', {%kept})->code
-                                                . node_get($n, '/jpki/challenge', {})->code }, '200200', k => 20);
-    }
-    ok !grep({ !defined } values %rec), "$CACHE back: sessions and challenges work again on every node (no httpd restart)";
-    diag sprintf "$CACHE restarted from its snapshot: 20 good rounds in a row after %s",
-        join ', ', map { sprintf '%s %.1f s (%d failed rounds)', $_, $rec{$_} // -1, $fails{$_} // -1 } sort keys %rec;
-    my %j;
-    is node_login('c', 'a', 'auth-user04', \%j)->code, 200, '... and logins work (challenge at c, login at a)';
+    # Every httpd process holds pooled connections to the old server: the first
+    # use of each fails (503, fail closed), and apr-util then keeps that server
+    # aside in that process for a few seconds. Probe a, b, c in turn until 4 s
+    # pass without a failure.
+    my $want = $CACHE eq 'redis' ? 200 : 401;
+    my ($rec, $fails, $last) = clean_for(4, sub {
+        my $n = shift;
+        node_get($n, '/protected/page.html', {%kept})->code . node_get($n, '/jpki/challenge', {})->code
+    }, "${want}200");
+    ok defined $rec,
+        $CACHE eq 'redis' ? 'redis back from its snapshot: the session works again on every node (no httpd restart)'
+                          : 'memcache back (empty): challenges work on every node, the old session is gone (401)';
+    diag sprintf "$CACHE back: %d failed rounds (503), the last %.1f s after the restart; clean from then on",
+        $fails // -1, $last // -1;
+    %kept = () if $CACHE ne 'redis';
+    is node_login('c', 'a', 'auth-user03', \%kept)->code, 200, '... and logins work (challenge at c, login at a)';
+    is node_login('a', 'b', 'auth-user05', {})->code, 200, '... (another card, a to b: its account is cached again)';
 }
 
 # 2. PostgreSQL down and back
@@ -244,8 +269,10 @@ is node_login('a', 'a', 'auth-user03', \%kept)->code, 200, 'drills: a session op
 {
     cache_stop();
     cache_start();
-    my @rec = map { my $n = $_; recovery(sub { node_get($n, '/jpki/challenge', {})->code }, 200, k => 20) } qw(a b c);
-    ok !grep({ !defined } @rec), "$CACHE restarted empty: every node uses it again";
+    my ($rec, $fails, $last) = clean_for(4, sub { node_get($_[0], '/jpki/challenge', {})->code }, 200);
+    ok defined $rec, "$CACHE restarted empty: every node uses it again";
+    diag sprintf "$CACHE restarted empty: %d failed challenges (503), the last %.1f s after the restart",
+        $fails // -1, $last // -1;
     is node_get('b', '/protected/page.html', {%kept})->code, 401, '... the old session is gone (401: log in again)';
     sim_reset();
     my %j;
