@@ -563,7 +563,7 @@ sub link_card {
     my $s = serial_of($cert);
     pg_sql("INSERT INTO jpki_account (account, created_at) VALUES ('$account', '2026-01-01T00:00:00Z') "
          . "ON CONFLICT DO NOTHING; INSERT INTO jpki_serial (serial, account, cert_type, first_seen, last_seen) "
-         . "VALUES ('$s', '$account', 'auth', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')");
+         . "VALUES ('$s', '$account', 'auth', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z') ON CONFLICT DO NOTHING");
 }
 
 1;
