@@ -154,6 +154,19 @@ sub calls { sim_calls()->{total} }
         '... b refuses its session at the next request (shared account cache dropped)';
     is code_err(node_get('c', '/protected/page.html', \%jc)), '403 account_removed', '... and so does c';
 
+    # relink on a: the session of the moved card on b ends, a new login at c gets the new account
+    my $y = 'auth-rev-affiliation';
+    link_card($y, 'acct-r1');
+    my %jy;
+    is who(do { node_login('b', 'b', $y, \%jy); node_get('b', '/protected/page.html', \%jy) }), '200 acct-r1',
+        'another card logged in at b as acct-r1';
+    $r = api_call('a', { op => 'relink', account => 'acct-r2', from_account => 'acct-r1', auth_serial => serial_of($y) });
+    is $r->code, 200, 'node a relinks it to acct-r2' or diag $r->content;
+    is code_err(node_get('b', '/protected/page.html', \%jy)), '403 account_removed', '... its session at b ends';
+    my %jy2;
+    is who(do { node_login('c', 'c', $y, \%jy2); node_get('c', '/protected/page.html', \%jy2) }), '200 acct-r2',
+        '... a new login at c is acct-r2';
+
     # renewal alice-1 (linked) -> alice-2 -> alice-3; alice-2's first logins race on a and b
     my @r = concurrent_logins([ 'auth-alice-2', 'a', 'a' ], [ 'auth-alice-2', 'b', 'b' ],
                               [ 'auth-alice-2', 'a', 'a' ], [ 'auth-alice-2', 'b', 'b' ]);
