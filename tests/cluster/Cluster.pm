@@ -90,6 +90,9 @@ sub cache_start {
     return 0 if $C{cache} eq 'shmcb';    # bench/cluster.sh: one node, no cache server
     my $dir = "$C{run}/$C{cache}";
     File::Path::make_path($dir);
+    my $bin = $C{cache} eq 'redis' ? 'redis-server' : 'memcached';
+    system("command -v $bin >/dev/null 2>&1") == 0
+        or die "$bin is not installed: scripts/deps.sh test\n";
     my @cmd = $C{cache} eq 'redis'
         ? ('redis-server', '--port', $C{cache_port}, '--bind', '127.0.0.1', '--dir', $dir,
            '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--logfile',
