@@ -3,7 +3,8 @@
 # httpd on https://localhost:8443 with mod_jpki protecting /account/, using
 # the project's test PKI. Then log in the way a card would: by TLS client
 # certificate, and by challenge-response with tools/jpki-login (then log
-# out). "scripts/demo.sh stop" stops the server.
+# out). "scripts/demo.sh stop" stops the server. "scripts/demo.sh cluster" runs
+# three nodes with Redis, PostgreSQL and a balancer instead (docs/cluster.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
@@ -15,6 +16,16 @@ HTTPD=/usr/sbin/apache2
 stop_sim() {
   if [ -f "$RUN/pf-sim.pid" ]; then kill "$(cat "$RUN/pf-sim.pid")" 2>/dev/null || :; rm -f "$RUN/pf-sim.pid"; fi
 }
+if [ "${1:-}" = cluster ]; then
+  # several servers (docs/cluster.md): 3 nodes, Redis, PostgreSQL, a balancer on
+  # https://localhost:${JPKI_DEMO_PORT:-8443}; runs in the foreground until Ctrl-C
+  scripts/deps.sh test
+  d=$SRC; while [ "$d" != / ]; do chmod o+x "$d"; d=$(dirname "$d"); done
+  [ -x configure ] || autoreconf -fi
+  [ -f Makefile ] || ./configure
+  make -j"$(nproc)" >/dev/null
+  exec perl tests/cluster/demo.pl
+fi
 if [ "${1:-}" = stop ]; then
   [ -f "$RUN/httpd.pid" ] && $HTTPD -f "$RUN/httpd.conf" -k stop && echo "demo stopped"
   stop_sim

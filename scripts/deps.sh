@@ -24,7 +24,7 @@ if [ "$what" = test ] || [ "$what" = package ]; then
   pkgs+=(debhelper dpkg-dev devscripts lintian fakeroot git)
 fi
 if [ "$what" = test ]; then
-  pkgs+=(memcached postgresql chromium wrk)
+  pkgs+=(memcached redis-server postgresql chromium wrk)   # redis-server: the cluster tests (tests/cluster/)
   pkgs+=(softhsm2 opensc)        # the card helper's tests: a PKCS#11 token, pkcs11-tool
   pkgs+=(fonts-ipafont-gothic)   # Japanese glyphs in the browser test's screenshots
   pkgs+=(php-cgi python3 openjdk-17-jdk-headless)   # the sample backends (t/export/backends.t)

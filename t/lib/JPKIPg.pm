@@ -40,7 +40,7 @@ sub pg_start {
               '-E', 'UTF8', '--locale=C') or die "initdb failed";
         pg_ctl_start() or die "pg_ctl start failed: " . `cat $dir/server.log`;
         $running = 1;
-        my $schema = Apache::Test::vars()->{top_dir} . '/conf/jpki-schema.sql';
+        my $schema = ($ENV{JPKI_TOP_DIR} // Apache::Test::vars()->{top_dir}) . '/conf/jpki-schema.sql';
         pg_sql('CREATE DATABASE jpki', 'postgres');
         system("psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " . port()
                . " -U postgres -d jpki -f '$schema' >/dev/null") == 0 or die "schema failed";

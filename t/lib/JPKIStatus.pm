@@ -24,7 +24,8 @@ our @EXPORT = qw(sim_start sim_stop sim_state sim_calls sim_reset vurl vchalleng
 
 my $sim;    # {pid, dir, port}
 
-sub top { Cwd::abs_path(Apache::Test::vars()->{top_dir}) }
+# JPKI_TOP_DIR: used outside Apache::Test (tests/cluster/)
+sub top { Cwd::abs_path($ENV{JPKI_TOP_DIR} // Apache::Test::vars()->{top_dir}) }
 
 # Start the simulator; returns once it printed READY. %o: cert => name of
 # the server certificate in the test PKI (default server-localhost).

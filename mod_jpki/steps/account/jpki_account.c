@@ -26,12 +26,16 @@
 
 /* Entries are scoped to the virtual host (ServerName:port): two hosts of
  * one server may use different stores, while the same host on several
- * nodes sharing memcache/redis shares its entries. */
+ * nodes sharing memcache/redis shares its entries. ServerName's port comes
+ * first (as for the session scope): nodes behind a balancer listen on
+ * their own ports, and a removal on one must drop the entry all of them
+ * read (tests/cluster/cluster.t). */
 const char *jpki_account_cache_key(request_rec *r, const char *kind, const char *id)
 {
     server_rec *s = r->server;
+    unsigned port = (unsigned)(s->port ? s->port : (s->addrs ? s->addrs->host_port : 0));
     return apr_psprintf(r->pool, "%s|%s:%u|%s", kind, s->server_hostname ? s->server_hostname : "-",
-                        (unsigned)(s->addrs ? s->addrs->host_port : s->port), id);
+                        port, id);
 }
 
 static const char *cache_key(request_rec *r, const char *serial)
