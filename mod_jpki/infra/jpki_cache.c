@@ -273,9 +273,12 @@ apr_status_t jpki_cache_take(server_rec *s, jpki_cache_ns_e ns, const char *key,
     }
     rv = get_locked(s, ns, id, p, val, len);
     if (rv == APR_SUCCESS) {
+        /* The remove decides who took it: redis DEL and memcached delete
+         * are atomic, so of two nodes that both read the value only one
+         * removes it; the other gets APR_NOTFOUND and must not use it. */
         apr_status_t rrv = cache_conf.provider->remove(cache_conf.inst[ns], s, id, sizeof(id), p);
-        if (rrv != APR_SUCCESS && rrv != APR_NOTFOUND) {
-            rv = rrv; /* could not consume: refuse rather than allow a replay */
+        if (rrv != APR_SUCCESS) {
+            rv = rrv; /* taken elsewhere, or could not consume: refuse */
         }
     }
     unlock();

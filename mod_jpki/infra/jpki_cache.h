@@ -43,8 +43,11 @@ apr_status_t jpki_cache_get(server_rec *s, jpki_cache_ns_e ns, const char *key, 
  * counted in the lookup metrics (session tombstones, jpki_session.c). */
 apr_status_t jpki_cache_probe(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p);
 apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p);
-/* Retrieve and remove in one step (single-use values). Atomic per server
- * for shmcb; across memcache nodes the window is one round trip. */
+/* Retrieve and remove in one step (single-use values): APR_SUCCESS only
+ * for the one caller whose remove removed it (atomic in shmcb under the
+ * lock, and across nodes in redis and memcached, whose delete says whether
+ * the key was there); APR_NOTFOUND for every other. Whoever took it must
+ * not store under the same key again (a later remove would succeed). */
 apr_status_t jpki_cache_take(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
                              char **val, apr_size_t *len);
 /* Store only if absent: APR_SUCCESS added, APR_EEXIST present. */

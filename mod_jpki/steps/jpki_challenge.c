@@ -86,6 +86,8 @@ const char *jpki_challenge_consume(request_rec *r, const char *challenge,
     json_int_t exp;
     apr_time_t now = apr_time_now();
     const char *tomb = "{\"used\":1}";
+    /* challenges are base64url: "used." never starts one */
+    const char *tomb_key = apr_pstrcat(r->pool, "used.", challenge, NULL);
 
     *bytes = jpki_util_b64_decode(r->pool, challenge, strlen(challenge), JPKI_CHALLENGE_BYTES, len);
     if (*bytes == NULL || *len != JPKI_CHALLENGE_BYTES) {
@@ -93,7 +95,9 @@ const char *jpki_challenge_consume(request_rec *r, const char *challenge,
     }
     rv = jpki_cache_take(r->server, JPKI_NS_CHALLENGE, challenge, r->pool, &val, NULL);
     if (rv == APR_NOTFOUND) {
-        return JPKI_E_CHALLENGE_UNKNOWN;
+        /* spent here or on another node (its tombstone), or never issued */
+        rv = jpki_cache_probe(r->server, JPKI_NS_CHALLENGE, tomb_key, r->pool);
+        return rv == APR_SUCCESS ? JPKI_E_CHALLENGE_REPLAYED : JPKI_E_CHALLENGE_UNKNOWN;
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
@@ -102,14 +106,13 @@ const char *jpki_challenge_consume(request_rec *r, const char *challenge,
     }
     o = json_loads(val, 0, &e);
     if (json_is_integer(json_object_get(o, "used"))) {
-        json_decref(o);
-        /* keep the tombstone so further replays are recognised too */
-        jpki_cache_store(r->server, JPKI_NS_CHALLENGE, challenge, tomb, strlen(tomb),
-                         now + apr_time_from_sec(jpki_cfg_challenge_lifetime(c) + 300), r->pool);
+        json_decref(o); /* a tombstone in the record itself (before 0.1.1) */
         return JPKI_E_CHALLENGE_REPLAYED;
     }
-    /* Mark it used before looking at anything else: a failed attempt burns it. */
-    jpki_cache_store(r->server, JPKI_NS_CHALLENGE, challenge, tomb, strlen(tomb),
+    /* Mark it used before looking at anything else: a failed attempt burns
+     * it. Under its own key: the record's key stays removed, so a second
+     * taker's remove fails (jpki_cache_take). */
+    jpki_cache_store(r->server, JPKI_NS_CHALLENGE, tomb_key, tomb, strlen(tomb),
                      now + apr_time_from_sec(jpki_cfg_challenge_lifetime(c) + 300), r->pool);
     bind = json_string_value(json_object_get(o, "b"));
     exp = json_integer_value(json_object_get(o, "e"));
