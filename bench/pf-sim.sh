@@ -3,7 +3,9 @@
 # CheckCertificateStatus (with the certificate in the body, no fault) over TLS
 # keep-alive, measured with wrk: one connection, then 8 connections.  Each
 # connection is one forked simulator child, so 8 connections use both cores.
-# The load generator runs on the same box.
+# The load generator runs on the same box, so requests/s depends on whatever
+# else the machine is doing; the simulator's CPU time per request (parent and
+# reaped children, from /proc/PID/stat) does much less.
 # Usage: bench/pf-sim.sh [seconds per round, default 5]
 #   SIM=/path/to/jpki-pf-sim bench/pf-sim.sh   (compare another version)
 set -euo pipefail
@@ -41,8 +43,17 @@ curl -sf --cacert "$PKI/server-ca.crt" -H "Content-Type: application/json" \
     -H "Authorization: Bearer $(tr -d ' \n' < "$RUN/pf-token")" \
     -d "{\"certificate\":\"$CERT\",\"checkMethod\":\"CHECK_METHOD_OCSP\"}" "$URL" | grep -q STATUS_GOOD \
     || { echo "CheckCertificateStatus did not answer STATUS_GOOD"; exit 1; }
+# CPU ticks of the simulator: its own plus those of its reaped children.
+ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$SIM_PID/stat"; }
+HZ=$(getconf CLK_TCK)
 for c in 1 8; do
-    rps=$(wrk -t1 -c$c -d${SECS}s -s "$RUN/check.lua" "$URL" 2>"$RUN/wrk-$c.err" | awk '/^Requests\/sec/ {print $2}')
+    t0=$(ticks)
+    wrk -t1 -c$c -d${SECS}s -s "$RUN/check.lua" "$URL" > "$RUN/wrk-$c.out" 2>"$RUN/wrk-$c.err"
+    sleep 1.5                     # the children see EOF, exit and are reaped
+    t1=$(ticks)
+    rps=$(awk '/^Requests\/sec/ {print $2}' "$RUN/wrk-$c.out")
+    n=$(awk '/requests in/ {print $1}' "$RUN/wrk-$c.out")
     bad=$(wc -l < "$RUN/wrk-$c.err")
-    echo "CheckCertificateStatus over TLS keep-alive, $c connection(s): $rps requests/s ($bad non-200)"
+    cpu=$(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$HZ" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')
+    echo "CheckCertificateStatus over TLS keep-alive, $c connection(s): $rps requests/s, $cpu ms simulator CPU per request ($n requests, $bad non-200)"
 done

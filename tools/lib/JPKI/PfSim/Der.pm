@@ -19,7 +19,7 @@ Certificate ::= SEQUENCE {
     signatureValue       BIT STRING }
 TBSCertificate ::= SEQUENCE {
     version         [0] EXPLICIT INTEGER OPTIONAL,
-    serialNumber         INTEGER,
+    serialNumber         [UNIVERSAL 2] IMPLICIT OCTET STRING,   -- INTEGER, as its bytes
     signature            AlgorithmIdentifier,
     issuer               ANY,
     validity             Validity,
@@ -58,10 +58,11 @@ sub decode_certificate ($der) {
     };
 }
 
-# INTEGER as lowercase hex without leading zeros; undef for a negative one.
-sub serial_hex ($n) {
-    return undef if !defined $n || $n < 0;
-    return ref $n ? lc($n->as_hex =~ s/^0x//r) : sprintf('%x', $n);
+# The serial INTEGER's content octets (big-endian two's complement) as
+# lowercase hex without leading zeros; undef for an empty or negative one.
+sub serial_hex ($bytes) {
+    return undef if !defined $bytes || !length $bytes || ord($bytes) & 0x80;
+    return unpack('H*', $bytes) =~ s/^0+(?=.)//r;
 }
 
 # The certificatePolicies OIDs; none if the extension is absent or unreadable.
