@@ -69,8 +69,8 @@ sub next_request ($self) {
     $proto =~ m{^HTTP/1\.[01]$} or return { error => [400, 'invalid_argument', 'malformed request line'] };
     return { error => [413, 'resource_exhausted', 'request body larger than 1 MiB'] } if length ${ $r->content_ref } > MAX_BODY;
     my $conn = lc($r->header('Connection') // '');
-    return { method => $r->method, path => $r->uri->path, body => $r->content, req => $r,
-             keep_alive => $proto eq 'HTTP/1.1' ? $conn !~ /\bclose\b/ : $conn =~ /\bkeep-alive\b/ };
+    my $keep = $proto eq 'HTTP/1.1' ? $conn !~ /\bclose\b/ : $conn =~ /\bkeep-alive\b/;
+    return { method => $r->method, path => $r->uri->path, body => $r->content, req => $r, keep_alive => $keep };
 }
 
 # HTTP::Daemon's protocol errors (its send_error calls), as Connect errors.
