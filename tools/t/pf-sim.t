@@ -504,16 +504,20 @@ sub post_head ($path, $len, @extra) {
     $data = raw_http(["GET $CHECK HTTP/1.1\r\nHost: localhost\r\n\r\n"], until => qr/\}/);
     like($data, qr{^HTTP/1\.1 405 .*^Allow: POST\r\n.*"code":"unimplemented"}ms, 'GET on an RPC path: 405 with Allow: POST');
 
-    $data = raw_http([post_head($CHECK, 2, 'X-Pad: ' . ('p' x (40 * 1024))) . '{}']);
+    $data = raw_http([post_head($CHECK, 2, 'X-Pad: ' . ('p' x (40 * 1024))) . '{}'], until => qr/"\}\z/);
     like($data, qr{^HTTP/1\.1 431 .*^Connection: close\r\n.*"code":"resource_exhausted","message":"request header too large"}ms,
          'a 40 KiB request header: 431 resource_exhausted, connection closed');
 
     my $big = '{"x":"' . ('a' x (1024 * 1024)) . '"}';
     $chunked = join '', map { sprintf("%x\r\n%s\r\n", length $_, $_) } unpack('(a65536)*', $big);
-    $data = raw_http([post_head($CHECK, undef, 'Transfer-Encoding: chunked') . $chunked . "0\r\n\r\n"]);
+    $data = raw_http([post_head($CHECK, undef, 'Transfer-Encoding: chunked') . $chunked . "0\r\n\r\n"], until => qr/"\}\z/);
     like($data, qr{^HTTP/1\.1 413 .*"message":"request body larger than 1 MiB"}s, 'a chunked body over 1 MiB: 413');
 
-    $data = raw_http(["GET /healthz\r\n"]);
+    $data = raw_http([post_head($CHECK, 100 * 1024 * 1024) . ('a' x (2 * 1024 * 1024))], until => qr/"\}\z/);
+    like($data, qr{^HTTP/1\.1 413 .*"message":"request body larger than 1 MiB"}s,
+         '100 MiB announced, 2 MiB sent: 413 without waiting for the rest');
+
+    $data = raw_http(["GET /healthz\r\n"], until => qr/"\}\z/);
     like($data, qr{^HTTP/1\.1 400 .*"message":"malformed request line"}s, 'an HTTP/0.9 request line: 400');
 
     my ($res, $j) = rpc($CHECK, { certificate => encode_base64($CERT{auth}{der} . "\0junk", ''), checkMethod => 'CHECK_METHOD_OCSP' });

@@ -94,7 +94,9 @@ sub send_error ($self, $status = 400, $error = '') {
 
 # HTTP::Daemon's read primitive, replaced: TLS-buffered bytes count as
 # readable, an idle connection and a started request have their own timeouts,
-# and one request may not make it read more than MAX_READ bytes.
+# and one request may not make it read more than MAX_READ bytes.  (_need_more is
+# HTTP::Daemon's internal hook for reading; HTTP::Daemon::SSL overrides it the
+# same way; the self-test's "100 MiB announced" case fails without it.)
 sub _need_more {
     my $self = shift;
     my $got = \${*$self}{pfsim_got};
