@@ -449,9 +449,12 @@ my ($AUTH_ID, $AUTH_USER);
 # Sends raw bytes over a fresh TLS connection: the chunks of @send in turn, each after
 # the reply so far matches its "wait" pattern (if any).  Returns what came back once the
 # server closed the connection, or once the data matches $o{until} or 5 s have passed.
+# Non-blocking, with 20 s for all the writing, so that a server that stops reading fails
+# the test instead of hanging it.
 sub raw_http ($send, %o) {
     my $s = IO::Socket::SSL->new(PeerHost => '127.0.0.1', PeerPort => $PORT, SSL_ca_file => "$DIR/ca.crt",
                                  SSL_verifycn_name => 'localhost', Timeout => 5) or die "connect: $SSL_ERROR";
+    $s->blocking(0);
     my $sel = IO::Select->new($s);
     my $data = '';
     my $read_until = sub ($re) {
@@ -459,14 +462,20 @@ sub raw_http ($send, %o) {
         while (!defined $re || $data !~ $re) {
             my $left = $end - time;
             last if $left <= 0 || !($s->pending || $sel->can_read($left));
-            $s->sysread($data, 65536, length $data) or last;
+            my $n = $s->sysread($data, 65536, length $data);
+            next if !defined $n && $SSL_ERROR == SSL_WANT_READ;
+            last unless $n;
         }
     };
+    my $deadline = time + 20;
     for my $step (@$send) {
         my ($bytes, $wait) = ref $step ? @$step : ($step);
         $read_until->($wait) if $wait;
-        for (my $off = 0; $off < length $bytes;) {   # a TLS syswrite may write only one record
-            $off += $s->syswrite($bytes, length($bytes) - $off, $off) || last;
+        for (my $off = 0; $off < length $bytes && time < $deadline;) {   # a TLS write may take one record only
+            my $n = $s->syswrite($bytes, length($bytes) - $off, $off);
+            if ($n) { $off += $n; next }
+            last unless $SSL_ERROR == SSL_WANT_WRITE || $SSL_ERROR == SSL_WANT_READ;
+            $SSL_ERROR == SSL_WANT_WRITE ? $sel->can_write($deadline - time) : $sel->can_read($deadline - time);
         }
     }
     $read_until->($o{until});
