@@ -15,7 +15,7 @@ if [ "$what" != build ]; then
   pkgs+=(
     libapache2-mod-perl2                                     # Apache::Test
     libwww-perl liblwp-protocol-https-perl libio-socket-ssl-perl
-    libnet-ssleay-perl libhttp-daemon-perl
+    libnet-ssleay-perl libhttp-daemon-perl libconvert-asn1-perl libcpanel-json-xs-perl
     curl
   )
 fi

@@ -444,6 +444,95 @@ my ($AUTH_ID, $AUTH_USER);
     is($j->{CheckCertificateStatus}, 0, '... CheckCertificateStatus 0');
 }
 
+# ------------------------------------------------------------------ HTTP/1.1 details (HTTP::Daemon underneath)
+
+# Sends raw bytes over a fresh TLS connection: the chunks of @send in turn, each after
+# the reply so far matches its "wait" pattern (if any).  Returns what came back once the
+# server closed the connection, or once the data matches $o{until} or 5 s have passed.
+# Non-blocking, with 20 s for all the writing, so that a server that stops reading fails
+# the test instead of hanging it.
+sub raw_http ($send, %o) {
+    my $s = IO::Socket::SSL->new(PeerHost => '127.0.0.1', PeerPort => $PORT, SSL_ca_file => "$DIR/ca.crt",
+                                 SSL_verifycn_name => 'localhost', Timeout => 5) or die "connect: $SSL_ERROR";
+    $s->blocking(0);
+    my $sel = IO::Select->new($s);
+    my $data = '';
+    my $read_until = sub ($re) {
+        my $end = time + 5;
+        while (!defined $re || $data !~ $re) {
+            my $left = $end - time;
+            last if $left <= 0 || !($s->pending || $sel->can_read($left));
+            my $n = $s->sysread($data, 65536, length $data);
+            next if !defined $n && $SSL_ERROR == SSL_WANT_READ;
+            last unless $n;
+        }
+    };
+    my $deadline = time + 20;
+    for my $step (@$send) {
+        my ($bytes, $wait) = ref $step ? @$step : ($step);
+        $read_until->($wait) if $wait;
+        for (my $off = 0; $off < length $bytes && time < $deadline;) {   # a TLS write may take one record only
+            my $n = $s->syswrite($bytes, length($bytes) - $off, $off);
+            if ($n) { $off += $n; next }
+            last unless $SSL_ERROR == SSL_WANT_WRITE || $SSL_ERROR == SSL_WANT_READ;
+            $SSL_ERROR == SSL_WANT_WRITE ? $sel->can_write($deadline - time) : $sel->can_read($deadline - time);
+        }
+    }
+    $read_until->($o{until});
+    close $s;
+    return $data;
+}
+
+sub post_head ($path, $len, @extra) {
+    return join "\r\n", "POST $path HTTP/1.1", 'Host: localhost', 'Content-Type: application/json',
+        "Authorization: Bearer $TOKEN", (defined $len ? "Content-Length: $len" : ()), @extra, '', '';
+}
+
+{
+    my $check = $JSON->encode({ certificateId => $AUTH_ID, checkMethod => 'CHECK_METHOD_OCSP' });
+    my $one = post_head($CHECK, length $check) . $check;
+    my $data = raw_http([$one x 3], until => qr/(?:STATUS_GOOD.*){3}/s);
+    my @status = $data =~ m{HTTP/1\.1 (\d+) }g;       # each answer follows the last one's "}"
+    is("@status", '200 200 200', 'three pipelined requests in one write: three answers, in order');
+    unlike($data, qr/^Connection: close/mi, '... on a connection kept alive');
+
+    $data = raw_http([[post_head($CHECK, length $check, 'Expect: 100-continue')],
+                      [$check, qr{^HTTP/1\.1 100 }]], until => qr/STATUS_GOOD/);
+    like($data, qr{^HTTP/1\.1 100 Continue\r\n\r\nHTTP/1\.1 200 }, 'Expect: 100-continue: 100 before the body is sent, then 200');
+
+    my $chunked = join '', map { sprintf("%x\r\n%s\r\n", length $_, $_) } unpack('(a10)*', $check);
+    $data = raw_http([post_head($CHECK, undef, 'Transfer-Encoding: chunked') . $chunked . "0\r\n\r\n"],
+                     until => qr/STATUS_GOOD/);
+    like($data, qr{^HTTP/1\.1 200 .*STATUS_GOOD}s, 'a chunked request body is read');
+
+    $data = raw_http(["POST $CHECK HTTP/1.0\r\nContent-Type: application/json\r\nAuthorization: Bearer $TOKEN\r\n"
+                      . "Content-Length: " . length($check) . "\r\n\r\n$check"]);
+    like($data, qr{^HTTP/1\.1 200 .*^Connection: close\r\n.*STATUS_GOOD"\}\}\z}ms,
+         'HTTP/1.0 without keep-alive: Connection: close, and the server closes after the answer');
+
+    $data = raw_http(["GET $CHECK HTTP/1.1\r\nHost: localhost\r\n\r\n"], until => qr/\}/);
+    like($data, qr{^HTTP/1\.1 405 .*^Allow: POST\r\n.*"code":"unimplemented"}ms, 'GET on an RPC path: 405 with Allow: POST');
+
+    $data = raw_http([post_head($CHECK, 2, 'X-Pad: ' . ('p' x (40 * 1024))) . '{}'], until => qr/"\}\z/);
+    like($data, qr{^HTTP/1\.1 431 .*^Connection: close\r\n.*"code":"resource_exhausted","message":"request header too large"}ms,
+         'a 40 KiB request header: 431 resource_exhausted, connection closed');
+
+    my $big = '{"x":"' . ('a' x (1024 * 1024)) . '"}';
+    $chunked = join '', map { sprintf("%x\r\n%s\r\n", length $_, $_) } unpack('(a65536)*', $big);
+    $data = raw_http([post_head($CHECK, undef, 'Transfer-Encoding: chunked') . $chunked . "0\r\n\r\n"], until => qr/"\}\z/);
+    like($data, qr{^HTTP/1\.1 413 .*"message":"request body larger than 1 MiB"}s, 'a chunked body over 1 MiB: 413');
+
+    $data = raw_http([post_head($CHECK, 100 * 1024 * 1024) . ('a' x (2 * 1024 * 1024))], until => qr/"\}\z/);
+    like($data, qr{^HTTP/1\.1 413 .*"message":"request body larger than 1 MiB"}s,
+         '100 MiB announced, 2 MiB sent: 413 without waiting for the rest');
+
+    $data = raw_http(["GET /healthz\r\n"], until => qr/"\}\z/);
+    like($data, qr{^HTTP/1\.1 400 .*"message":"malformed request line"}s, 'an HTTP/0.9 request line: 400');
+
+    my ($res, $j) = rpc($CHECK, { certificate => encode_base64($CERT{auth}{der} . "\0junk", ''), checkMethod => 'CHECK_METHOD_OCSP' });
+    is($j->{details}[0]{reason}, 'ERROR_REASON_INVALID_CERTIFICATE', 'a certificate followed by trailing bytes: INVALID_CERTIFICATE');
+}
+
 # ------------------------------------------------------------------ faults
 
 {
