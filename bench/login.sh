@@ -110,6 +110,20 @@ for round in $(seq "$ROUNDS"); do
         echo "$round $p $r $((t1 - t0))" >> "$RUN/rounds"
     done
 done
+# JPKI_BENCH_PERF="session login": a perf profile of the httpd processes
+# during one more run of each named path (bench/run/perf.<path>.txt)
+for p in ${JPKI_BENCH_PERF:-}; do
+    pp=$(cat "$RUN/httpd.pid")
+    pids=$(echo $pp $(cat /proc/$pp/task/$pp/children) | tr ' ' ,)
+    perf record -q -g -F 999 -p "$pids" -o "$RUN/perf.$p.data" 2>/dev/null &
+    PERF=$!; sleep 0.5
+    run "$p" > /dev/null
+    kill -INT $PERF; wait $PERF 2>/dev/null || :
+    perf report -q -i "$RUN/perf.$p.data" --no-children --sort dso,symbol --percent-limit 0.7 \
+        2>/dev/null | grep -v '^$' | grep -v '^ *|' | grep -v '^ *-' > "$RUN/perf.$p.txt" || :
+    perf report -q -i "$RUN/perf.$p.data" --no-children --sort dso --percent-limit 0.5 \
+        2>/dev/null | grep '%' > "$RUN/perf.$p.dso.txt" || :
+done
 echo "bench/login.sh: $ROUNDS rounds of ${SECS}s per path, wrk -c$CONNS, loadgen $LTHREADS connections, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 perl -e '
     my ($hz, $f) = @ARGV; my (%r, @order);
