@@ -26,7 +26,9 @@ static apr_time_t touch_interval(const jpki_srv_cfg_t *c)
 const char *jpki_session_log_id(apr_pool_t *p, const char *id)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)id, strlen(id), md);
+    if (!jpki_util_sha256(id, strlen(id), md)) {
+        return "-";
+    }
     return jpki_util_hex(p, md, 6);
 }
 
