@@ -26,7 +26,7 @@ PORT1=$((PORT + 1)); PORT2=$((PORT + 2)); PFPORT=$((PORT + 3))
 ROUNDS=${JPKI_BENCH_ROUNDS:-3}
 CONNS=${JPKI_BENCH_CONNS:-32}      # wrk connections
 LTHREADS=${JPKI_BENCH_LTHREADS:-8} # loadgen connections
-CACHEBYTES=${JPKI_BENCH_CACHE:-4194304}
+CACHEBYTES=${JPKI_BENCH_CACHE:-33554432}  # per namespace: ~61,000 entries (docs/testing.md)
 for c in wrk sqlite3 cc; do command -v $c >/dev/null || { echo "missing: $c"; exit 1; }; done
 [ -f mod_jpki.so ] || { echo "build first: make"; exit 1; }
 [ -f /usr/include/openssl/ssl.h ] || { echo "missing: libssl-dev"; exit 1; }
@@ -115,7 +115,7 @@ done
 for p in ${JPKI_BENCH_PERF:-}; do
     pp=$(cat "$RUN/httpd.pid")
     pids=$(echo $pp $(cat /proc/$pp/task/$pp/children) | tr ' ' ,)
-    perf record -q -g -F 999 -p "$pids" -o "$RUN/perf.$p.data" 2>/dev/null &
+    perf record -q ${JPKI_BENCH_PERF_CG:--g} -F 499 -p "$pids" -o "$RUN/perf.$p.data" 2>/dev/null &
     PERF=$!; sleep 0.5
     run "$p" > /dev/null
     kill -INT $PERF; wait $PERF 2>/dev/null || :
