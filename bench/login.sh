@@ -55,6 +55,8 @@ sed -e "s|@RUN@|$RUN|g" -e "s|@PORT@|$PORT|g" -e "s|@PORT1@|$PORT1|g" -e "s|@POR
     -e "s|@PFPORT@|$PFPORT|g" -e "s|@CACHEBYTES@|$CACHEBYTES|g" \
     -e "s|@MODDIR@|$(apxs -q LIBEXECDIR)|g" -e "s|@SRC@|$SRC|g" -e "s|@PKI@|$PKI|g" \
     bench/httpd-bench.conf.in > "$RUN/httpd.conf"
+# JPKI_BENCH_MUTEX=fcntl|posixsem|sysvsem|pthread: the jpki-cache lock's mechanism
+[ -n "${JPKI_BENCH_MUTEX:-}" ] && echo "Mutex $JPKI_BENCH_MUTEX jpki-cache" >> "$RUN/httpd.conf"
 for _ in $(seq 100); do grep -q READY "$RUN/sim.out" 2>/dev/null && break; sleep 0.1; done
 /usr/sbin/apache2 -f "$RUN/httpd.conf" -k start
 trap '/usr/sbin/apache2 -f "$RUN/httpd.conf" -k stop; kill $SIM 2>/dev/null; wait $SIM 2>/dev/null || :' EXIT
@@ -101,7 +103,7 @@ run() {
         echo "$1 $SECS $4"
     fi
 }
-PATHS="static session login tlslogin handshake"
+PATHS=${JPKI_BENCH_PATHS:-static session login tlslogin handshake}
 for p in $PATHS; do SECS=2 run "$p" > /dev/null; done   # warm-up: caches, pools
 : > "$RUN/rounds"
 for round in $(seq "$ROUNDS"); do
@@ -144,7 +146,7 @@ perl -e '
             med(map { $_->{gen} } @x);
     }
     my %hs = map { $_->{round} => $_ } @{ $r{handshake} || [] };
-    printf "tlslogin vs handshake (CPU): %.2fx\n", med(map { $_->{cpu} / $hs{ $_->{round} }{cpu} } @{ $r{tlslogin} }) if %hs;
+    printf "tlslogin vs handshake (CPU): %.2fx\n", med(map { $_->{cpu} / $hs{ $_->{round} }{cpu} } @{ $r{tlslogin} }) if %hs && $r{tlslogin};
     print "rounds (round path requests seconds generator-cpu-s httpd-ticks):\n";
 ' "$HZ" "$RUN/rounds"
 cat "$RUN/rounds"
