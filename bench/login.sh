@@ -14,6 +14,7 @@
 #            and account cached (bench/loadgen.c)
 #   handshake the anchor: mod_ssl alone with SSLVerifyClient require, new
 #            handshake per request, static page (bench/loadgen.c)
+# JPKI_BENCH_MODULE=/path/mod_jpki.so: benchmark another build (before/after).
 # Usage: bench/login.sh [seconds-per-path]   (JPKI_BENCH_PORT, default 8543,
 # and the next two ports; the PF simulator takes the port after them)
 set -euo pipefail
@@ -54,7 +55,7 @@ SIM=$!
 sed -e "s|@RUN@|$RUN|g" -e "s|@PORT@|$PORT|g" -e "s|@PORT1@|$PORT1|g" -e "s|@PORT2@|$PORT2|g" \
     -e "s|@PFPORT@|$PFPORT|g" -e "s|@CACHEBYTES@|$CACHEBYTES|g" \
     -e "s|@MODDIR@|$(apxs -q LIBEXECDIR)|g" -e "s|@SRC@|$SRC|g" -e "s|@PKI@|$PKI|g" \
-    bench/httpd-bench.conf.in > "$RUN/httpd.conf"
+    -e "s|@MODULE@|${JPKI_BENCH_MODULE:-$SRC/mod_jpki.so}|g" bench/httpd-bench.conf.in > "$RUN/httpd.conf"
 # JPKI_BENCH_MUTEX=fcntl|posixsem|sysvsem|pthread: the jpki-cache lock's mechanism
 [ -n "${JPKI_BENCH_MUTEX:-}" ] && echo "Mutex $JPKI_BENCH_MUTEX jpki-cache" >> "$RUN/httpd.conf"
 for _ in $(seq 100); do grep -q READY "$RUN/sim.out" 2>/dev/null && break; sleep 0.1; done
