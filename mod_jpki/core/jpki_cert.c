@@ -291,7 +291,7 @@ static int parse_policies(jpki_cert_t *c, const char **code, const char **detail
  * last PARSED_SLOTS parses, matched on the complete DER (memcmp, never a
  * hash), and hands out a new reference. Only the parse is reused: every
  * check (profile, chain, validity, status) still runs on every request. */
-#define PARSED_SLOTS 32
+#define PARSED_SLOTS   32
 #define PARSED_MAX_DER 8192
 
 typedef struct {

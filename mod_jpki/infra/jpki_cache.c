@@ -252,8 +252,8 @@ apr_status_t jpki_cache_probe(server_rec *s, jpki_cache_ns_e ns, const char *key
 }
 
 apr_status_t jpki_cache_get_probe(server_rec *s, jpki_cache_ns_e ns, const char *key,
-                                  const char *probe_key, apr_pool_t *p, char **val,
-                                  apr_size_t *len, apr_status_t *probe_rv)
+                                  const char *probe_key, apr_pool_t *p, char **val, apr_size_t *len,
+                                  apr_status_t *probe_rv)
 {
     unsigned char id[SHA256_DIGEST_LENGTH], pid[SHA256_DIGEST_LENGTH];
     apr_status_t rv;

@@ -47,8 +47,8 @@ apr_status_t jpki_cache_probe(server_rec *s, jpki_cache_ns_e ns, const char *key
  * one cache round. *probe_rv: the probe's answer (APR_EGENERAL when the
  * probe did not run because key was not found or the get failed). */
 apr_status_t jpki_cache_get_probe(server_rec *s, jpki_cache_ns_e ns, const char *key,
-                                  const char *probe_key, apr_pool_t *p, char **val,
-                                  apr_size_t *len, apr_status_t *probe_rv);
+                                  const char *probe_key, apr_pool_t *p, char **val, apr_size_t *len,
+                                  apr_status_t *probe_rv);
 apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p);
 /* Retrieve and remove in one step (single-use values). Atomic per server
  * for shmcb; across memcache nodes the window is one round trip. */

@@ -75,8 +75,8 @@ static apr_time_t get_time(json_t *o, const char *k)
     return json_is_integer(v) ? apr_time_from_sec((apr_time_t)json_integer_value(v)) : 0;
 }
 
-static int parse_json(apr_pool_t *p, const char *json, jpki_identity_t *id,
-                      apr_time_t *created, apr_time_t *last_seen)
+static int parse_json(apr_pool_t *p, const char *json, jpki_identity_t *id, apr_time_t *created,
+                      apr_time_t *last_seen)
 {
     json_error_t e;
     json_t *o = json_loads(json, JSON_REJECT_DUPLICATES, &e);
@@ -113,7 +113,7 @@ static int parse_json(apr_pool_t *p, const char *json, jpki_identity_t *id,
  * (memcmp, never the hash alone), and copied into the request pool. Only
  * records that parsed as valid are kept: a bad one goes the slow way and
  * is refused exactly as before. */
-#define MEMO_SLOTS 256
+#define MEMO_SLOTS   256
 #define MEMO_MAX_LEN 4096
 
 typedef struct {
@@ -147,8 +147,8 @@ static const char **memo_field(jpki_identity_t *id, int i)
     return i < (int)(sizeof(f) / sizeof(f[0])) ? f[i] : NULL;
 }
 
-static int memo_get(apr_pool_t *p, const char *json, size_t len, uint64_t h,
-                    jpki_identity_t *id, apr_time_t *created, apr_time_t *last_seen)
+static int memo_get(apr_pool_t *p, const char *json, size_t len, uint64_t h, jpki_identity_t *id,
+                    apr_time_t *created, apr_time_t *last_seen)
 {
     memo_slot_t *m = &memo[h % MEMO_SLOTS];
     const char **f;

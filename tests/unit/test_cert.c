@@ -82,8 +82,8 @@ START_TEST(parse_cache)
     ck_assert_int_ne(X509_cmp(f->x509, a->x509), 0);
     /* more certificates than slots: every parse is still its own */
     for (i = 0; i < 40; i++) {
-        jpki_cert_t *c = jpki_cert_parse(pool, i % 2 ? der : other, i % 2 ? alen : blen, &code,
-                                         &detail);
+        jpki_cert_t *c =
+            jpki_cert_parse(pool, i % 2 ? der : other, i % 2 ? alen : blen, &code, &detail);
         ck_assert_ptr_nonnull(c);
         ck_assert_str_eq(c->serial, i % 2 ? a->serial : b->serial);
     }
