@@ -1,50 +1,153 @@
 #!/usr/bin/env bash
-# Issue "login" benchmark. One httpd, one run, ratios against the same
-# server's unprotected static page:
-#   A = requests/s of an unprotected static page (wrk, TLS keep-alive)
-#   B = requests/s of the same page behind AuthType JPKI with a session
-#   L = full logins/s (challenge + card signature + login; status checks off)
-# prints B/A (goal >= 0.90) and L/A. Usage: bench/login.sh [seconds]
+# Issue 14 "hot path" benchmark: per path, the httpd CPU per request (utime +
+# stime from /proc/<pid>/stat, fields 14 + 15, of the parent and its children,
+# before and after, divided by the requests served) next to requests/s, with
+# ratios against the static page of the same round; 3 alternating rounds,
+# median. The load generators' own CPU is printed too (they share the cores).
+#   static   1 KiB page, TLS keep-alive (wrk)
+#   session  the same page behind AuthType JPKI + Require jpki-account, with a
+#            session; status (platform, tools/jpki-pf-sim) and account (dbd,
+#            SQLite) checks configured and cached (wrk)
+#   login    challenge + card signature + login, keep-alive TLS, no cookie
+#            (bench/loadgen.c; one "request" = the two HTTP requests)
+#   tlslogin TLS client-certificate login: new handshake per request, status
+#            and account cached (bench/loadgen.c)
+#   handshake the anchor: mod_ssl alone with SSLVerifyClient require, new
+#            handshake per request, static page (bench/loadgen.c)
+# JPKI_BENCH_MODULE=/path/mod_jpki.so: benchmark another build (before/after).
+# Usage: bench/login.sh [seconds-per-path]   (JPKI_BENCH_PORT, default 8543,
+# and the next two ports; the PF simulator takes the port after them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}
 SRC=$PWD
 RUN=$SRC/bench/run
 PORT=${JPKI_BENCH_PORT:-8543}
-command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-perl -MCrypt::OpenSSL::RSA -e1 2>/dev/null || apt-get install -y -qq libcrypt-openssl-rsa-perl >/dev/null
-[ -f mod_jpki.so ] || { echo "build first: scripts/test.sh or make"; exit 1; }
-mkdir -p "$RUN/www/private"
-bash t/pki/mkpki.sh "$RUN/pki"
+PORT1=$((PORT + 1)); PORT2=$((PORT + 2)); PFPORT=$((PORT + 3))
+ROUNDS=${JPKI_BENCH_ROUNDS:-3}
+CONNS=${JPKI_BENCH_CONNS:-32}      # wrk connections
+LTHREADS=${JPKI_BENCH_LTHREADS:-8} # loadgen connections
+CACHEBYTES=${JPKI_BENCH_CACHE:-33554432}  # per namespace: ~61,000 entries (docs/testing.md)
+for c in wrk sqlite3 cc; do command -v $c >/dev/null || { echo "missing: $c"; exit 1; }; done
+[ -f mod_jpki.so ] || { echo "build first: make"; exit 1; }
+[ -f /usr/include/openssl/ssl.h ] || { echo "missing: libssl-dev"; exit 1; }
+rm -rf "$RUN"; mkdir -p "$RUN/www/private" "$RUN/state"
+cc -O2 -Wall -o "$RUN/loadgen" bench/loadgen.c -lssl -lcrypto -lpthread
+bash t/pki/mkpki.sh "$RUN/pki" >/dev/null
+PKI=$RUN/pki
 head -c 1024 /dev/zero | tr '\0' 'x' > "$RUN/www/page.html"
 cp "$RUN/www/page.html" "$RUN/www/private/page.html"
+head -c 24 /dev/urandom | base64 > "$RUN/pf-token"
+echo '{}' > "$RUN/pf-state.json"
+ser() { awk -F'\t' -v n="$1" '$1 == n { print $4 ":" $3 }' "$PKI/manifest.tsv"; }
+NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+{
+    cat conf/jpki-schema.sql
+    echo "INSERT INTO jpki_account VALUES ('acct-user01', NULL, NULL, '$NOW');"
+    echo "INSERT INTO jpki_serial VALUES ('$(ser auth-user01)', 'acct-user01', 'auth', NULL, '$NOW', '$NOW');"
+} | sqlite3 "$RUN/state/accounts.db"
+chown -R nobody:nogroup "$RUN/state"
 chmod -R o+rX "$RUN"
-sed -e "s|@RUN@|$RUN|g" -e "s|@PORT@|$PORT|g" -e "s|@MODDIR@|$(apxs -q LIBEXECDIR)|g" \
-    -e "s|@SRC@|$SRC|g" -e "s|@PKI@|$RUN/pki|g" bench/httpd-bench.conf.in > "$RUN/httpd.conf"
+perl tools/jpki-pf-sim --listen "127.0.0.1:$PFPORT" --cert "$PKI/server-localhost.crt" \
+    --key "$PKI/server-localhost.key" --token-file "$RUN/pf-token" --state "$RUN/pf-state.json" \
+    --log "$RUN/sim.log" --max-seconds 3600 > "$RUN/sim.out" &
+SIM=$!
+sed -e "s|@RUN@|$RUN|g" -e "s|@PORT@|$PORT|g" -e "s|@PORT1@|$PORT1|g" -e "s|@PORT2@|$PORT2|g" \
+    -e "s|@PFPORT@|$PFPORT|g" -e "s|@CACHEBYTES@|$CACHEBYTES|g" \
+    -e "s|@MODDIR@|$(apxs -q LIBEXECDIR)|g" -e "s|@SRC@|$SRC|g" -e "s|@PKI@|$PKI|g" \
+    -e "s|@MODULE@|${JPKI_BENCH_MODULE:-$SRC/mod_jpki.so}|g" bench/httpd-bench.conf.in > "$RUN/httpd.conf"
+# JPKI_BENCH_MUTEX=fcntl|posixsem|sysvsem|pthread: the jpki-cache lock's mechanism
+[ -n "${JPKI_BENCH_MUTEX:-}" ] && echo "Mutex $JPKI_BENCH_MUTEX jpki-cache" >> "$RUN/httpd.conf"
+for _ in $(seq 100); do grep -q READY "$RUN/sim.out" 2>/dev/null && break; sleep 0.1; done
 /usr/sbin/apache2 -f "$RUN/httpd.conf" -k start
-trap '/usr/sbin/apache2 -f "$RUN/httpd.conf" -k stop' EXIT
+trap '/usr/sbin/apache2 -f "$RUN/httpd.conf" -k stop; kill $SIM 2>/dev/null; wait $SIM 2>/dev/null || :' EXIT
 URL=https://localhost:$PORT
-for _ in $(seq 50); do curl -s -o /dev/null --cacert "$RUN/pki/server-ca.crt" "$URL/page.html" && break; sleep 0.1; done
+for _ in $(seq 50); do curl -s -o /dev/null --cacert "$PKI/server-ca.crt" "$URL/page.html" && break; sleep 0.1; done
+sleep 1
 
-COOKIE=$(perl bench/login-load.pl --url "$URL" --pki "$RUN/pki" --once)
-code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$RUN/pki/server-ca.crt" -H "Cookie: $COOKIE" "$URL/private/page.html")
+LG=$RUN/loadgen
+login_args() { echo "login localhost $PORT $1 $2 $PKI/server-ca.crt $PKI/auth-user01.der $PKI/auth-user01.key https://localhost:$PORT"; }
+tls_args() { echo "tls localhost $1 $2 $3 $PKI/server-ca.crt $PKI/auth-user01.crt $PKI/auth-user01.key $4"; }
+# one login with a cookie for the session path (perl: the cookie is printed)
+COOKIE=$(perl bench/login-load.pl --url "$URL" --pki "$PKI" --once)
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/server-ca.crt" -H "Cookie: $COOKIE" "$URL/private/page.html")
 [ "$code" = 200 ] || { echo "session check failed: $code"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/server-ca.crt" --cert "$PKI/auth-user01.crt" \
+    --key "$PKI/auth-user01.key" "https://localhost:$PORT1/private/page.html")
+[ "$code" = 200 ] || { echo "TLS client-certificate login failed: $code"; exit 1; }
 
-rps() { wrk -t2 -c32 -d"${SECS}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
-wrk -t2 -c32 -d2s "$URL/page.html" >/dev/null        # warm-up, both paths
-wrk -t2 -c32 -d2s -H "Cookie: $COOKIE" "$URL/private/page.html" >/dev/null
-# Alternate rounds so load from elsewhere hits both sides alike; report the median.
-ratios=()
-for round in 1 2 3; do
-  A=$(rps "$URL/page.html")
-  B=$(rps -H "Cookie: $COOKIE" "$URL/private/page.html")
-  r=$(awk -v a="$A" -v b="$B" 'BEGIN { printf "%.3f", b/a }')
-  ratios+=("$r")
-  echo "round $round: unprotected $A req/s, session-authenticated $B req/s, ratio $r"
+# CPU ticks of httpd (parent + children; the children are fixed, see the conf)
+ticks() {
+    local pp; pp=$(cat "$RUN/httpd.pid")
+    for p in $pp $(cat /proc/$pp/task/$pp/children); do cut -d' ' -f14,15 /proc/$p/stat; done |
+        awk '{ s += $1 + $2 } END { print s }'
+}
+HZ=$(getconf CLK_TCK)
+# run PATH: prints "<requests> <seconds> <generator CPU s>"
+run() {
+    local out t
+    case $1 in
+    static|session)
+        local h=(); local u=$URL/page.html
+        [ "$1" = session ] && { h=(-H "Cookie: $COOKIE"); u=$URL/private/page.html; }
+        t=$( { TIMEFORMAT='%U %S'; time wrk -t2 -c"$CONNS" -d"${SECS}s" "${h[@]}" "$u" > "$RUN/wrk.out"; } 2>&1 )
+        out=$(awk '/requests in/ { n = $1 } /Non-2xx/ { bad = $NF } END { print n, bad + 0 }' "$RUN/wrk.out")
+        [ "${out#* }" = 0 ] || { echo "wrk: non-2xx answers on $1" >&2; exit 1; }
+        echo "${out% *} $SECS $(echo "$t" | awk '{ print $1 + $2 }')"; return;;
+    login)  out=$($LG $(login_args "$LTHREADS" "$SECS"));;
+    tlslogin) out=$($LG $(tls_args "$PORT1" "$LTHREADS" "$SECS" /private/page.html));;
+    handshake) out=$($LG $(tls_args "$PORT2" "$LTHREADS" "$SECS" /page.html));;
+    esac
+    if [ -n "${out:-}" ]; then
+        set -- $out
+        [ "$2" = 0 ] || { echo "loadgen: $2 failed requests" >&2; exit 1; }
+        echo "$1 $SECS $4"
+    fi
+}
+PATHS=${JPKI_BENCH_PATHS:-static session login tlslogin handshake}
+for p in $PATHS; do SECS=2 run "$p" > /dev/null; done   # warm-up: caches, pools
+: > "$RUN/rounds"
+for round in $(seq "$ROUNDS"); do
+    for p in $PATHS; do
+        t0=$(ticks); r=$(run "$p"); t1=$(ticks)
+        echo "$round $p $r $((t1 - t0))" >> "$RUN/rounds"
+    done
 done
-L=$(perl bench/login-load.pl --url "$URL" --pki "$RUN/pki" --procs 4 --seconds "$SECS" | awk '{print $1}')
-A2=$(rps "$URL/page.html")
-MED=$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 2p)
-echo "full logins (challenge+login):    $L logins/s (unprotected right after: $A2 req/s)"
-echo "median ratio session/unprotected: $MED (goal >= 0.90)"
-awk -v a="$A2" -v l="$L" 'BEGIN { printf "ratio logins/unprotected:         %.3f\n", l/a }'
+# JPKI_BENCH_PERF="session login": a perf profile of the httpd processes
+# during one more run of each named path (bench/run/perf.<path>.txt)
+for p in ${JPKI_BENCH_PERF:-}; do
+    pp=$(cat "$RUN/httpd.pid")
+    pids=$(echo $pp $(cat /proc/$pp/task/$pp/children) | tr ' ' ,)
+    perf record -q ${JPKI_BENCH_PERF_CG:--g} -F 499 -p "$pids" -o "$RUN/perf.$p.data" 2>/dev/null &
+    PERF=$!; sleep 0.5
+    run "$p" > /dev/null
+    kill -INT $PERF; wait $PERF 2>/dev/null || :
+    perf report -q -i "$RUN/perf.$p.data" --no-children --sort dso,symbol --percent-limit 0.7 \
+        2>/dev/null | grep -v '^$' | grep -v '^ *|' | grep -v '^ *-' > "$RUN/perf.$p.txt" || :
+    perf report -q -i "$RUN/perf.$p.data" --no-children --sort dso --percent-limit 0.5 \
+        2>/dev/null | grep '%' > "$RUN/perf.$p.dso.txt" || :
+done
+echo "bench/login.sh: $ROUNDS rounds of ${SECS}s per path, wrk -c$CONNS, loadgen $LTHREADS connections, load avg $(cut -d' ' -f1-3 /proc/loadavg)"
+perl -e '
+    my ($hz, $f) = @ARGV; my (%r, @order);
+    open my $in, "<", $f or die;
+    while (<$in>) {
+        my ($round, $p, $n, $s, $gen, $ticks) = split;
+        push @order, $p unless $r{$p};
+        push @{ $r{$p} }, { rps => $n / $s, cpu => $ticks / $hz / $n * 1e6, gen => $gen / $n * 1e6, round => $round };
+    }
+    my %st = map { $_->{round} => $_ } @{ $r{static} };
+    sub med { my @a = sort { $a <=> $b } @_; $a[$#a / 2] }
+    printf "%-10s %10s %12s %14s %14s %14s\n", "path", "req/s", "CPU us/req", "CPU vs static", "req/s vs static", "generator us";
+    for my $p (@order) {
+        my @x = @{ $r{$p} };
+        printf "%-10s %10.0f %12.1f %14s %14s %14.1f\n", $p, med(map { $_->{rps} } @x), med(map { $_->{cpu} } @x),
+            sprintf("%.2fx", med(map { $_->{cpu} / $st{ $_->{round} }{cpu} } @x)),
+            sprintf("%.2fx", med(map { $_->{rps} / $st{ $_->{round} }{rps} } @x)),
+            med(map { $_->{gen} } @x);
+    }
+    my %hs = map { $_->{round} => $_ } @{ $r{handshake} || [] };
+    printf "tlslogin vs handshake (CPU): %.2fx\n", med(map { $_->{cpu} / $hs{ $_->{round} }{cpu} } @{ $r{tlslogin} }) if %hs && $r{tlslogin};
+    print "rounds (round path requests seconds generator-cpu-s httpd-ticks):\n";
+' "$HZ" "$RUN/rounds"
+cat "$RUN/rounds"

@@ -10,6 +10,7 @@
 
 #include <apr_strings.h>
 #include <apr_file_io.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
@@ -20,6 +21,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
+#include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 
 #define JPKI_DN_OU_AUTH "JPKI for user authentication"
@@ -279,10 +281,103 @@ static int parse_policies(jpki_cert_t *c, const char **code, const char **detail
     return 1;
 }
 
+/* ------------------------------------------------- parsed certificates -- */
+
+/* OpenSSL 3.0 decodes a certificate's public key through the generic
+ * OSSL_DECODER path on every d2i_X509 (hundreds of microseconds, most of a
+ * challenge login's CPU). The same card presents the same DER again and
+ * again (every new TLS connection of a client-certificate user, every
+ * request on it, a returning user's next login), so each process keeps the
+ * last PARSED_SLOTS parses, matched on the complete DER (memcmp, never a
+ * hash), and hands out a new reference. Only the parse is reused: every
+ * check (profile, chain, validity, status) still runs on every request. */
+#define PARSED_SLOTS   32
+#define PARSED_MAX_DER 8192
+
+typedef struct {
+    unsigned char *der;
+    size_t len;
+    X509 *x;
+} parsed_slot_t;
+
+static parsed_slot_t parsed[PARSED_SLOTS];
+static unsigned int parsed_next;
+static CRYPTO_RWLOCK *parsed_lock;
+static CRYPTO_ONCE parsed_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void parsed_init(void)
+{
+    parsed_lock = CRYPTO_THREAD_lock_new();
+}
+
+/* A new reference to the X509 parsed from exactly these bytes, or NULL. */
+static X509 *parsed_get(const unsigned char *der, size_t len)
+{
+    X509 *x = NULL;
+    int i;
+    if (!CRYPTO_THREAD_run_once(&parsed_once, parsed_init) || parsed_lock == NULL ||
+        !CRYPTO_THREAD_read_lock(parsed_lock)) {
+        return NULL;
+    }
+    for (i = 0; i < PARSED_SLOTS && x == NULL; i++) {
+        if (parsed[i].x != NULL && parsed[i].len == len && memcmp(parsed[i].der, der, len) == 0 &&
+            X509_up_ref(parsed[i].x)) {
+            x = parsed[i].x;
+        }
+    }
+    CRYPTO_THREAD_unlock(parsed_lock);
+    return x;
+}
+
+/* Keep a reference to a certificate d2i_X509 accepted from these bytes. */
+static void parsed_put(const unsigned char *der, size_t len, X509 *x)
+{
+    parsed_slot_t *s, old;
+    unsigned char *copy;
+    if (len > PARSED_MAX_DER || parsed_lock == NULL || (copy = malloc(len)) == NULL) {
+        return;
+    }
+    memcpy(copy, der, len);
+    if (!X509_up_ref(x)) {
+        free(copy);
+        return;
+    }
+    if (!CRYPTO_THREAD_write_lock(parsed_lock)) {
+        X509_free(x);
+        free(copy);
+        return;
+    }
+    s = &parsed[parsed_next++ % PARSED_SLOTS];
+    old = *s;
+    s->der = copy;
+    s->len = len;
+    s->x = x;
+    CRYPTO_THREAD_unlock(parsed_lock);
+    X509_free(old.x);
+    free(old.der);
+}
+
+/* d2i_X509 of exactly der_len bytes (trailing bytes refused), or NULL. */
+static X509 *parse_der(const unsigned char *der, apr_size_t der_len)
+{
+    const unsigned char *q = der;
+    X509 *x = parsed_get(der, der_len);
+    if (x != NULL) {
+        return x;
+    }
+    x = d2i_X509(NULL, &q, (long)der_len);
+    if (x == NULL || q != der + der_len) {
+        X509_free(x);
+        return NULL;
+    }
+    parsed_put(der, der_len, x);
+    return x;
+}
+
 jpki_cert_t *jpki_cert_parse(apr_pool_t *p, const char *in, apr_size_t len, const char **code,
                              const char **detail)
 {
-    const unsigned char *der, *q;
+    const unsigned char *der;
     apr_size_t der_len = 0;
     X509 *x;
     jpki_cert_t *c;
@@ -293,10 +388,8 @@ jpki_cert_t *jpki_cert_parse(apr_pool_t *p, const char *in, apr_size_t len, cons
     if (der == NULL) {
         return NULL;
     }
-    q = der;
-    x = d2i_X509(NULL, &q, (long)der_len);
-    if (x == NULL || q != der + der_len) {
-        X509_free(x);
+    x = parse_der(der, der_len);
+    if (x == NULL) {
         *code = JPKI_E_CERT_MALFORMED;
         *detail = "not a DER X.509 certificate (or trailing bytes)";
         return NULL;

@@ -250,7 +250,7 @@ int jpki_sig_verify(const jpki_cert_t *c, const unsigned char *data, apr_size_t 
         return 0;
     }
     md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL, pk) != 1 ||
+    if (md == NULL || EVP_DigestVerifyInit(md, &pctx, jpki_util_sha256_md(), NULL, pk) != 1 ||
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
         EVP_MD_CTX_free(md);
         ERR_clear_error();

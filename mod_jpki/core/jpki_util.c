@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 char *jpki_util_hex(apr_pool_t *p, const unsigned char *buf, apr_size_t len)
 {
     static const char digits[] = "0123456789abcdef";
@@ -356,4 +359,26 @@ int jpki_util_parse_int(const char *arg, long min, long max, int trailing_ws, in
     }
     *out = (int)v;
     return 1;
+}
+
+static EVP_MD *sha256_md;
+static CRYPTO_ONCE sha256_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const void *jpki_util_sha256_md(void)
+{
+    if (!CRYPTO_THREAD_run_once(&sha256_once, sha256_fetch)) {
+        return NULL;
+    }
+    return sha256_md;
+}
+
+int jpki_util_sha256(const void *data, apr_size_t len, unsigned char *out)
+{
+    const EVP_MD *md = jpki_util_sha256_md();
+    return EVP_Digest(data, len, out, NULL, md ? md : EVP_sha256(), NULL) == 1;
 }

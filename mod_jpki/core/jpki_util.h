@@ -22,6 +22,14 @@ char *jpki_util_b64url_encode(apr_pool_t *p, const unsigned char *buf, apr_size_
 /* standard base64 with padding */
 char *jpki_util_b64_encode(apr_pool_t *p, const unsigned char *buf, apr_size_t len);
 
+/* SHA-256 of len bytes into out (32 bytes), with the digest fetched once per
+ * process: OpenSSL 3's SHA256() and EVP_sha256() fetch it on every call
+ * (a global lock and a name lookup). 1 on success. */
+int jpki_util_sha256(const void *data, apr_size_t len, unsigned char *out);
+/* The SHA-256 EVP_MD of the process (const EVP_MD *; NULL if OpenSSL has
+ * none), for EVP calls that take a digest. */
+const void *jpki_util_sha256_md(void);
+
 /* Constant-time equality of two strings; length leaks, content does not. */
 int jpki_util_ct_streq(const char *a, const char *b);
 

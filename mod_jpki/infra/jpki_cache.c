@@ -251,6 +251,29 @@ apr_status_t jpki_cache_probe(server_rec *s, jpki_cache_ns_e ns, const char *key
     return fetch(s, ns, key, p, &val, NULL, 0);
 }
 
+apr_status_t jpki_cache_get_probe(server_rec *s, jpki_cache_ns_e ns, const char *key,
+                                  const char *probe_key, apr_pool_t *p, char **val, apr_size_t *len,
+                                  apr_status_t *probe_rv)
+{
+    unsigned char id[SHA256_DIGEST_LENGTH], pid[SHA256_DIGEST_LENGTH];
+    apr_status_t rv;
+    char *pval;
+    *probe_rv = APR_EGENERAL;
+    cache_id(ns, probe_key, pid); /* before the lock, like enter() does for key */
+    if ((rv = enter(ns, key, 0, id)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = get_locked(s, ns, id, p, val, len);
+    if (rv == APR_SUCCESS) {
+        *probe_rv = get_locked(s, ns, pid, p, &pval, NULL);
+    }
+    unlock();
+    if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
+        jpki_metrics_cache(s, ns, rv == APR_SUCCESS); /* the get counts, the probe not */
+    }
+    return rv;
+}
+
 apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p)
 {
     unsigned char id[SHA256_DIGEST_LENGTH];

@@ -42,6 +42,13 @@ apr_status_t jpki_cache_get(server_rec *s, jpki_cache_ns_e ns, const char *key, 
 /* Like jpki_cache_get but only says whether the key exists, and is not
  * counted in the lookup metrics (session tombstones, jpki_session.c). */
 apr_status_t jpki_cache_probe(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p);
+/* jpki_cache_get of key and, if it is found, jpki_cache_probe of probe_key
+ * (same namespace) under one lock: the session record and its tombstone in
+ * one cache round. *probe_rv: the probe's answer (APR_EGENERAL when the
+ * probe did not run because key was not found or the get failed). */
+apr_status_t jpki_cache_get_probe(server_rec *s, jpki_cache_ns_e ns, const char *key,
+                                  const char *probe_key, apr_pool_t *p, char **val, apr_size_t *len,
+                                  apr_status_t *probe_rv);
 apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p);
 /* Retrieve and remove in one step (single-use values): APR_SUCCESS only
  * for the one caller whose remove removed it (atomic in shmcb under the

@@ -14,7 +14,9 @@ static const char *prelogin_cookie_name(request_rec *r)
 static const char *hash_hex(apr_pool_t *p, const char *s)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)s, strlen(s), md);
+    if (!jpki_util_sha256(s, strlen(s), md)) {
+        return "-"; /* matches no binding: the login fails closed */
+    }
     return jpki_util_hex(p, md, sizeof(md));
 }
 

@@ -9,6 +9,8 @@
 #include "infra/jpki_metrics.h"
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
 
 void jpki_identity_from_cert(jpki_identity_t *id, const jpki_cert_t *c, const char *method,
                              apr_time_t now)
@@ -73,8 +75,8 @@ static apr_time_t get_time(json_t *o, const char *k)
     return json_is_integer(v) ? apr_time_from_sec((apr_time_t)json_integer_value(v)) : 0;
 }
 
-int jpki_identity_from_json(apr_pool_t *p, const char *json, jpki_identity_t *id,
-                            apr_time_t *created, apr_time_t *last_seen)
+static int parse_json(apr_pool_t *p, const char *json, jpki_identity_t *id, apr_time_t *created,
+                      apr_time_t *last_seen)
 {
     json_error_t e;
     json_t *o = json_loads(json, JSON_REJECT_DUPLICATES, &e);
@@ -101,6 +103,118 @@ int jpki_identity_from_json(apr_pool_t *p, const char *json, jpki_identity_t *id
     *last_seen = get_time(o, "ls");
     json_decref(o);
     return id->serial != NULL && id->cert_type != NULL && id->method != NULL;
+}
+
+/* Parsed session records, per process. The session path parsed the same
+ * record with Jansson on every request (json_loads: 10.6% of httpd's CPU
+ * on a session request, perf, docs/testing.md); a record only changes
+ * when it is rewritten (a refresh at most every 30 s, a re-check), so the
+ * last parse of each record text is kept, matched on the complete text
+ * (memcmp, never the hash alone), and copied into the request pool. Only
+ * records that parsed as valid are kept: a bad one goes the slow way and
+ * is refused exactly as before. */
+#define MEMO_SLOTS   256
+#define MEMO_MAX_LEN 4096
+
+typedef struct {
+    uint64_t hash;
+    char *block; /* malloc: the record text, then the identity's strings */
+    size_t len;
+    jpki_identity_t id;
+    apr_time_t created, last_seen;
+} memo_slot_t;
+
+static memo_slot_t memo[MEMO_SLOTS];
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t memo_hash(const char *s, size_t len)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    size_t i;
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The identity's string fields, in one place for the copies below. */
+static const char **memo_field(jpki_identity_t *id, int i)
+{
+    const char **f[] = {&id->account,           &id->serial,           &id->issuer,
+                        &id->cert_type,         &id->method,           &id->status,
+                        &id->revocation_reason, &id->platform_user_id, &id->pf_cert_id,
+                        &id->previous_serial};
+    return i < (int)(sizeof(f) / sizeof(f[0])) ? f[i] : NULL;
+}
+
+static int memo_get(apr_pool_t *p, const char *json, size_t len, uint64_t h, jpki_identity_t *id,
+                    apr_time_t *created, apr_time_t *last_seen)
+{
+    memo_slot_t *m = &memo[h % MEMO_SLOTS];
+    const char **f;
+    int i, hit;
+    pthread_mutex_lock(&memo_lock);
+    hit = m->block != NULL && m->hash == h && m->len == len && memcmp(m->block, json, len) == 0;
+    if (hit) {
+        *id = m->id;
+        *created = m->created;
+        *last_seen = m->last_seen;
+        for (i = 0; (f = memo_field(id, i)) != NULL; i++) {
+            *f = *f ? apr_pstrdup(p, *f) : NULL;
+        }
+    }
+    pthread_mutex_unlock(&memo_lock);
+    return hit;
+}
+
+static void memo_put(const char *json, size_t len, uint64_t h, const jpki_identity_t *id,
+                     apr_time_t created, apr_time_t last_seen)
+{
+    jpki_identity_t copy = *id;
+    size_t need = len + 1, at;
+    const char **f;
+    char *block, *old;
+    int i;
+    for (i = 0; (f = memo_field(&copy, i)) != NULL; i++) {
+        need += *f ? strlen(*f) + 1 : 0;
+    }
+    if ((block = malloc(need)) == NULL) {
+        return;
+    }
+    memcpy(block, json, len + 1);
+    at = len + 1;
+    for (i = 0; (f = memo_field(&copy, i)) != NULL; i++) {
+        if (*f) {
+            size_t n = strlen(*f) + 1;
+            memcpy(block + at, *f, n);
+            *f = block + at;
+            at += n;
+        }
+    }
+    pthread_mutex_lock(&memo_lock);
+    old = memo[h % MEMO_SLOTS].block;
+    memo[h % MEMO_SLOTS] = (memo_slot_t){h, block, len, copy, created, last_seen};
+    pthread_mutex_unlock(&memo_lock);
+    free(old);
+}
+
+int jpki_identity_from_json(apr_pool_t *p, const char *json, jpki_identity_t *id,
+                            apr_time_t *created, apr_time_t *last_seen)
+{
+    size_t len = strlen(json);
+    uint64_t h;
+    if (len > MEMO_MAX_LEN) {
+        return parse_json(p, json, id, created, last_seen);
+    }
+    h = memo_hash(json, len);
+    if (memo_get(p, json, len, h, id, created, last_seen)) {
+        return 1;
+    }
+    if (!parse_json(p, json, id, created, last_seen)) {
+        return 0;
+    }
+    memo_put(json, len, h, id, *created, *last_seen);
+    return 1;
 }
 
 /* Env export of the identity fields (not r->user). */

@@ -26,7 +26,9 @@ static apr_time_t touch_interval(const jpki_srv_cfg_t *c)
 const char *jpki_session_log_id(apr_pool_t *p, const char *id)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)id, strlen(id), md);
+    if (!jpki_util_sha256(id, strlen(id), md)) {
+        return "-";
+    }
     return jpki_util_hex(p, md, 6);
 }
 
@@ -174,11 +176,14 @@ apr_status_t jpki_session_save(request_rec *r, jpki_session_t *s)
 }
 
 /* The last step of a load: refresh last_seen if due, and refuse an ended
- * session. One cache operation either way (a refresh adds the store). */
-static jpki_session_state_e load_finish(request_rec *r, jpki_srv_cfg_t *c, jpki_session_t *s)
+ * session. ended: the tombstone probe made with the record's get (one
+ * cache round, jpki_cache_get_probe); a refresh stores the record and
+ * probes again after the store (jpki_session_save). */
+static jpki_session_state_e load_finish(request_rec *r, jpki_srv_cfg_t *c, jpki_session_t *s,
+                                        apr_status_t ended)
 {
     apr_time_t now = apr_time_now();
-    apr_status_t rv;
+    apr_status_t rv = ended;
     if (now - s->last_seen > touch_interval(c)) {
         s->last_seen = now;
         rv = jpki_session_save(r, s);
@@ -188,8 +193,8 @@ static jpki_session_state_e load_finish(request_rec *r, jpki_srv_cfg_t *c, jpki_
         if (rv == APR_NOTFOUND) {
             return JPKI_SESSION_NONE;
         }
+        rv = tombstone_get(r, s->id); /* the save failed: check as before */
     }
-    rv = tombstone_get(r, s->id);
     if (rv == APR_NOTFOUND) {
         return JPKI_SESSION_OK;
     }
@@ -210,7 +215,7 @@ jpki_session_state_e jpki_session_load(request_rec *r, jpki_session_t **out)
                                           jpki_cfg_cookie_name(c));
     const char *json, *policy = NULL, *scope = NULL;
     char *val;
-    apr_status_t rv;
+    apr_status_t rv, ended;
     jpki_session_t *s;
     jpki_session_state_e st;
     apr_time_t now = apr_time_now();
@@ -219,7 +224,8 @@ jpki_session_state_e jpki_session_load(request_rec *r, jpki_session_t **out)
     if (id == NULL) {
         return JPKI_SESSION_NONE;
     }
-    rv = jpki_cache_get(r->server, JPKI_NS_SESSION, id, r->pool, &val, NULL);
+    rv = jpki_cache_get_probe(r->server, JPKI_NS_SESSION, id, tombstone_key(r->pool, id), r->pool,
+                              &val, NULL, &ended);
     if (rv == APR_NOTFOUND) {
         return JPKI_SESSION_NONE;
     }
@@ -257,7 +263,7 @@ jpki_session_state_e jpki_session_load(request_rec *r, jpki_session_t **out)
         *out = s;
         return JPKI_SESSION_EXPIRED;
     }
-    st = load_finish(r, c, s);
+    st = load_finish(r, c, s, ended);
     *out = st == JPKI_SESSION_OK ? s : NULL;
     return st;
 }

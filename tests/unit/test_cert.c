@@ -51,6 +51,45 @@ START_TEST(parse_encodings)
 }
 END_TEST
 
+/* The parse cache (issue 14): the same DER again is the same parse (a
+ * new reference to one X509), other bytes are never mistaken for it, and
+ * a certificate with a flipped byte that d2i still accepts is its own. */
+START_TEST(parse_cache)
+{
+    apr_size_t alen, blen;
+    const char *code, *detail;
+    char *der = unit_pki_read("auth-alice-1.der", &alen);
+    char *other = unit_pki_read("auth-bob.der", &blen);
+    char *copy = apr_pmemdup(pool, der, alen);
+    jpki_cert_t *a, *a2, *b, *f;
+    apr_size_t i;
+
+    a = jpki_cert_parse(pool, der, alen, &code, &detail);
+    a2 = jpki_cert_parse(pool, copy, alen, &code, &detail);
+    b = jpki_cert_parse(pool, other, blen, &code, &detail);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(a2);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_eq(a->x509, a2->x509); /* reused, not parsed again */
+    ck_assert_str_eq(a2->serial, unit_manifest_serial("auth-alice-1"));
+    ck_assert_str_eq(b->serial, unit_manifest_serial("auth-bob"));
+    ck_assert_ptr_ne(a->x509, b->x509);
+    /* the last byte is inside the signature: still a certificate, other bytes */
+    copy[alen - 1] ^= 0x01;
+    f = jpki_cert_parse(pool, copy, alen, &code, &detail);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_ne(f->x509, a->x509);
+    ck_assert_int_ne(X509_cmp(f->x509, a->x509), 0);
+    /* more certificates than slots: every parse is still its own */
+    for (i = 0; i < 40; i++) {
+        jpki_cert_t *c =
+            jpki_cert_parse(pool, i % 2 ? der : other, i % 2 ? alen : blen, &code, &detail);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_str_eq(c->serial, i % 2 ? a->serial : b->serial);
+    }
+}
+END_TEST
+
 START_TEST(serial_leading_zero)
 {
     /* auth-bob's serial has its top bit set: DER carries a leading 00 */
@@ -305,6 +344,7 @@ int main(void)
     Suite *s = suite_create("jpki_cert");
     TCase *tc = unit_tcase(s, "parse", 30);
     tcase_add_test(tc, parse_encodings);
+    tcase_add_test(tc, parse_cache);
     tcase_add_test(tc, serial_leading_zero);
     tcase_add_test(tc, parse_fields);
     tcase_add_test(tc, type_names_and_times);
