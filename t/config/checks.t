@@ -143,23 +143,7 @@ sub real_httpd {
     chmod 0755, $dir;
     my $port = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1)->sockport;
     $body =~ s/127\.0\.0\.1:1>/127.0.0.1:$port>/g;
-    open my $fh, '>', "$dir/httpd.conf" or die $!;
-    print $fh <<"EOC";
-ServerRoot $dir
-ServerName localhost
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule authn_core_module $mods/mod_authn_core.so
-LoadModule socache_shmcb_module $mods/mod_socache_shmcb.so
-LoadModule jpki_module $vars->{serverroot}/../mod_jpki.so
-Listen 127.0.0.1:$port
-ErrorLog $dir/error_log
-PidFile $dir/httpd.pid
-User nobody
-Group nogroup
-$body
-EOC
-    close $fh;
+    minimal_httpd_conf($dir, $body, listen => $port, extra => "User nobody\nGroup nogroup\n");
     my $slurp = sub { open my $f, '<', "$dir/error_log" or return ''; local $/; scalar <$f> // '' };
     return ("$vars->{httpd} -f $dir/httpd.conf", $slurp, $dir);
 }

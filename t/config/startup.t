@@ -17,27 +17,7 @@ my $short = "$top/t/data/api-token-short";
 my $trust = 'JPKITrustedCA ' . pki('trust-all.pem');
 
 # httpd -t on a minimal configuration without mod_socache_shmcb.
-sub configtest_no_shmcb {
-    my ($body) = @_;
-    my $modules = '/usr/lib/apache2/modules';
-    my $dir = File::Temp::tempdir(CLEANUP => 1);
-    open my $fh, '>', "$dir/httpd.conf" or die $!;
-    print $fh <<"EOC";
-ServerRoot $dir
-ServerName localhost
-LoadModule mpm_event_module $modules/mod_mpm_event.so
-LoadModule authz_core_module $modules/mod_authz_core.so
-LoadModule authn_core_module $modules/mod_authn_core.so
-LoadModule jpki_module $vars->{serverroot}/../mod_jpki.so
-Listen 127.0.0.1:1
-ErrorLog $dir/error_log
-PidFile $dir/httpd.pid
-$body
-EOC
-    close $fh;
-    my $out = `$vars->{httpd} -t -f $dir/httpd.conf 2>&1`;
-    return ($? >> 8, $out);
-}
+sub configtest_no_shmcb { return httpd_configtest($_[0], shmcb => 0) }
 
 # --- 11b: no JPKICache and no mod_socache_shmcb ---------------------------------------
 my ($rc, $out) = configtest_no_shmcb("$trust\nJPKIStatusProvider none");

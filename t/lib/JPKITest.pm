@@ -189,14 +189,18 @@ sub login {
 sub pki_der { pki_slurp("$_[0].der") }
 push @EXPORT, 'pki_der';
 
-# Write a minimal httpd.conf around $body and run `httpd -t` on it; returns
-# (exit code, output). The module and the core modules it needs are loaded.
-sub httpd_configtest {
-    my ($body) = @_;
-    require File::Temp;
+# The smallest httpd.conf that loads the module: ServerRoot $dir, the core
+# modules it needs (socache_shmcb unless shmcb => 0), one loopback Listen
+# (listen => port, default 1: never bound by httpd -t), then $body.
+# Writes $dir/httpd.conf and returns its path.
+sub minimal_httpd_conf {
+    my ($dir, $body, %opt) = @_;
     my $vars = Apache::Test::vars();
     my $modules = '/usr/lib/apache2/modules';
-    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $shmcb = ($opt{shmcb} // 1)
+        ? "LoadModule socache_shmcb_module $modules/mod_socache_shmcb.so\n" : '';
+    my $listen = $opt{listen} // 1;
+    my $extra = $opt{extra} // '';
     open my $fh, '>', "$dir/httpd.conf" or die $!;
     print $fh <<"EOC";
 ServerRoot $dir
@@ -204,15 +208,25 @@ ServerName localhost
 LoadModule mpm_event_module $modules/mod_mpm_event.so
 LoadModule authz_core_module $modules/mod_authz_core.so
 LoadModule authn_core_module $modules/mod_authn_core.so
-LoadModule socache_shmcb_module $modules/mod_socache_shmcb.so
-LoadModule jpki_module $vars->{serverroot}/../mod_jpki.so
-Listen 127.0.0.1:1
+${shmcb}LoadModule jpki_module $vars->{serverroot}/../mod_jpki.so
+Listen 127.0.0.1:$listen
 ErrorLog $dir/error_log
 PidFile $dir/httpd.pid
-$body
+$extra$body
 EOC
     close $fh;
-    my $out = `$vars->{httpd} -t -f $dir/httpd.conf 2>&1`;
+    return "$dir/httpd.conf";
+}
+push @EXPORT, 'minimal_httpd_conf';
+
+# httpd -t on minimal_httpd_conf($body, %opt) in a new temp dir; returns
+# (exit code, output).
+sub httpd_configtest {
+    my ($body, %opt) = @_;
+    require File::Temp;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $conf = minimal_httpd_conf($dir, $body, %opt);
+    my $out = `@{[Apache::Test::vars()->{httpd}]} -t -f $conf 2>&1`;
     return ($? >> 8, $out);
 }
 push @EXPORT, 'httpd_configtest';

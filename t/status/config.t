@@ -9,8 +9,6 @@ use JPKITest;
 
 my $vars = Apache::Test::vars();
 my $httpd = $vars->{httpd};
-my $modules = '/usr/lib/apache2/modules';
-my $module = "$vars->{serverroot}/../mod_jpki.so";
 my $dir = tempdir(CLEANUP => 1);
 my $token = "$vars->{top_dir}/t/data/pf-token";
 open my $e, '>', "$dir/empty-token" or die;
@@ -50,22 +48,7 @@ plan tests => 2 * @cases + 2;
 
 sub configtest {
     my ($body) = @_;
-    my $conf = "$dir/httpd.conf";
-    open my $fh, '>', $conf or die $!;
-    print $fh <<"EOC";
-ServerRoot $dir
-ServerName localhost
-LoadModule mpm_event_module $modules/mod_mpm_event.so
-LoadModule authz_core_module $modules/mod_authz_core.so
-LoadModule authn_core_module $modules/mod_authn_core.so
-LoadModule socache_shmcb_module $modules/mod_socache_shmcb.so
-LoadModule jpki_module $module
-Listen 127.0.0.1:1
-ErrorLog $dir/error_log
-PidFile $dir/httpd.pid
-$body
-EOC
-    close $fh;
+    my $conf = minimal_httpd_conf($dir, $body);
     my $out = `$httpd -t -f $conf 2>&1`;
     return ($? >> 8, $out);
 }
