@@ -9,6 +9,16 @@
 #include <openssl/sha.h>
 
 static const char *const ns_names[JPKI_NS_MAX] = {"challenge", "session", "status", "account"};
+/* The socache "cname" (at most 16 characters, ap_socache.h; memcache and
+ * redis put it, with a colon, in front of every key). */
+static const char *const ns_cnames[JPKI_NS_MAX] = {"jpki-chal", "jpki-sess", "jpki-stat",
+                                                   "jpki-acct"};
+
+/* Bytes of SHA-256 kept as the cache id: 128 bits. The keys hashed are
+ * server-made (session ids, challenges) or come from J-LIS-signed
+ * certificates, so only second preimages matter; half the digest halves
+ * the key that Redis and memcache store in hex (docs/cluster.md "Sizing"). */
+#define JPKI_CACHE_ID_LEN 16
 
 /* The cache spec is server-wide (main server only), as it was for
  * mod_authn_socache: the instances and the mutex below are created once
@@ -93,7 +103,7 @@ int jpki_cache_check_config(server_rec *s)
 
 int jpki_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
-    static struct ap_socache_hints hints = {32, 512, 60};
+    static struct ap_socache_hints hints = {JPKI_CACHE_ID_LEN, 512, 60};
     apr_status_t rv;
     int i;
     (void)ptemp;
@@ -130,7 +140,7 @@ int jpki_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         rv = cache_conf.provider->init(cache_conf.inst[i],
-                                       apr_pstrcat(ptemp, "mod_jpki-", ns_names[i], NULL), &hints,
+                                       ns_cnames[i], &hints,
                                        s, pconf);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
@@ -158,15 +168,17 @@ void jpki_cache_child_init(apr_pool_t *p, server_rec *s)
     }
 }
 
-static void cache_id(jpki_cache_ns_e ns, const char *key, unsigned char id[SHA256_DIGEST_LENGTH])
+static void cache_id(jpki_cache_ns_e ns, const char *key, unsigned char id[JPKI_CACHE_ID_LEN])
 {
+    unsigned char md[SHA256_DIGEST_LENGTH];
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     unsigned char tag = (unsigned char)('A' + ns);
     EVP_DigestInit_ex(c, sha256_md ? sha256_md : EVP_sha256(), NULL);
     EVP_DigestUpdate(c, &tag, 1);
     EVP_DigestUpdate(c, key, strlen(key));
-    EVP_DigestFinal_ex(c, id, NULL);
+    EVP_DigestFinal_ex(c, md, NULL);
     EVP_MD_CTX_free(c);
+    memcpy(id, md, JPKI_CACHE_ID_LEN);
 }
 
 static apr_status_t lock(void)
@@ -183,7 +195,7 @@ static void unlock(void)
 
 /* The key's id, and the lock taken: on APR_SUCCESS the caller unlocks. */
 static apr_status_t enter(jpki_cache_ns_e ns, const char *key, apr_size_t len,
-                          unsigned char id[SHA256_DIGEST_LENGTH])
+                          unsigned char id[JPKI_CACHE_ID_LEN])
 {
     if (cache_conf.inst[ns] == NULL || len > JPKI_CACHE_MAX_VALUE) {
         return APR_EINVAL;
@@ -195,7 +207,7 @@ static apr_status_t enter(jpki_cache_ns_e ns, const char *key, apr_size_t len,
 apr_status_t jpki_cache_store(server_rec *s, jpki_cache_ns_e ns, const char *key, const void *val,
                               apr_size_t len, apr_time_t expiry, apr_pool_t *p)
 {
-    unsigned char id[SHA256_DIGEST_LENGTH];
+    unsigned char id[JPKI_CACHE_ID_LEN];
     apr_status_t rv;
     if ((rv = enter(ns, key, len, id)) != APR_SUCCESS) {
         return rv;
@@ -212,7 +224,7 @@ static apr_status_t get_locked(server_rec *s, jpki_cache_ns_e ns, const unsigned
     unsigned char buf[JPKI_CACHE_MAX_VALUE + 1];
     unsigned int blen = JPKI_CACHE_MAX_VALUE;
     apr_status_t rv = cache_conf.provider->retrieve(cache_conf.inst[ns], s, id,
-                                                    SHA256_DIGEST_LENGTH, buf, &blen, p);
+                                                    JPKI_CACHE_ID_LEN, buf, &blen, p);
     if (rv == APR_SUCCESS) {
         *val = apr_pstrmemdup(p, (const char *)buf, blen); /* copy out under the lock */
         if (len) {
@@ -226,7 +238,7 @@ static apr_status_t get_locked(server_rec *s, jpki_cache_ns_e ns, const unsigned
 static apr_status_t fetch(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
                           char **val, apr_size_t *len, int count)
 {
-    unsigned char id[SHA256_DIGEST_LENGTH];
+    unsigned char id[JPKI_CACHE_ID_LEN];
     apr_status_t rv;
     if ((rv = enter(ns, key, 0, id)) != APR_SUCCESS) {
         return rv;
@@ -255,7 +267,7 @@ apr_status_t jpki_cache_get_probe(server_rec *s, jpki_cache_ns_e ns, const char 
                                   const char *probe_key, apr_pool_t *p, char **val, apr_size_t *len,
                                   apr_status_t *probe_rv)
 {
-    unsigned char id[SHA256_DIGEST_LENGTH], pid[SHA256_DIGEST_LENGTH];
+    unsigned char id[JPKI_CACHE_ID_LEN], pid[JPKI_CACHE_ID_LEN];
     apr_status_t rv;
     char *pval;
     *probe_rv = APR_EGENERAL;
@@ -276,7 +288,7 @@ apr_status_t jpki_cache_get_probe(server_rec *s, jpki_cache_ns_e ns, const char 
 
 apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p)
 {
-    unsigned char id[SHA256_DIGEST_LENGTH];
+    unsigned char id[JPKI_CACHE_ID_LEN];
     apr_status_t rv;
     if ((rv = enter(ns, key, 0, id)) != APR_SUCCESS) {
         return rv;
@@ -289,7 +301,7 @@ apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *ke
 apr_status_t jpki_cache_take(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
                              char **val, apr_size_t *len)
 {
-    unsigned char id[SHA256_DIGEST_LENGTH];
+    unsigned char id[JPKI_CACHE_ID_LEN];
     apr_status_t rv;
     if ((rv = enter(ns, key, 0, id)) != APR_SUCCESS) {
         return rv;
@@ -311,10 +323,48 @@ apr_status_t jpki_cache_take(server_rec *s, jpki_cache_ns_e ns, const char *key,
     return rv;
 }
 
+/* Network caches (redis, memcache) have no add-if-absent in the socache
+ * interface and no lock spans nodes: a claim is store, settle, read back.
+ * Of the callers that all read "absent", the last store wins and every
+ * earlier one reads another token back; only a caller that stalls longer
+ * than the settle time between its read and its store can also win
+ * (docs/cluster.md "PF calls across nodes"). */
+#define JPKI_CACHE_CLAIM_SETTLE apr_time_from_msec(10)
+
+static apr_status_t add_network(server_rec *s, jpki_cache_ns_e ns, const unsigned char *id,
+                                const void *val, apr_size_t len, apr_time_t expiry,
+                                apr_pool_t *p)
+{
+    unsigned char tok[8];
+    char *mine, *back;
+    apr_size_t mlen = len + 2 * sizeof(tok), blen;
+    apr_status_t rv;
+    if (apr_generate_random_bytes(tok, sizeof(tok)) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    mine = apr_palloc(p, mlen + 1);
+    memcpy(mine, val, len);
+    ap_bin2hex(tok, sizeof(tok), mine + len);
+    rv = cache_conf.provider->store(cache_conf.inst[ns], s, id, JPKI_CACHE_ID_LEN, expiry,
+                                    (unsigned char *)mine, (unsigned int)mlen, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_sleep(JPKI_CACHE_CLAIM_SETTLE);
+    rv = get_locked(s, ns, id, p, &back, &blen);
+    if (rv == APR_NOTFOUND) {
+        return APR_EEXIST; /* taken and already released by another caller */
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return blen == mlen && memcmp(back, mine, mlen) == 0 ? APR_SUCCESS : APR_EEXIST;
+}
+
 apr_status_t jpki_cache_add(server_rec *s, jpki_cache_ns_e ns, const char *key, const void *val,
                             apr_size_t len, apr_time_t expiry, apr_pool_t *p)
 {
-    unsigned char id[SHA256_DIGEST_LENGTH];
+    unsigned char id[JPKI_CACHE_ID_LEN];
     apr_status_t rv;
     char *old;
     if ((rv = enter(ns, key, len, id)) != APR_SUCCESS) {
@@ -323,9 +373,11 @@ apr_status_t jpki_cache_add(server_rec *s, jpki_cache_ns_e ns, const char *key, 
     rv = get_locked(s, ns, id, p, &old, NULL);
     if (rv == APR_SUCCESS) {
         rv = APR_EEXIST;
-    } else if (rv == APR_NOTFOUND) {
+    } else if (rv == APR_NOTFOUND && cache_conf.need_lock) {
         rv = cache_conf.provider->store(cache_conf.inst[ns], s, id, sizeof(id), expiry,
                                         (unsigned char *)val, (unsigned int)len, p);
+    } else if (rv == APR_NOTFOUND) {
+        rv = add_network(s, ns, id, val, len, expiry, p);
     }
     unlock();
     return rv;

@@ -57,7 +57,11 @@ apr_status_t jpki_cache_remove(server_rec *s, jpki_cache_ns_e ns, const char *ke
  * not store under the same key again (a later remove would succeed). */
 apr_status_t jpki_cache_take(server_rec *s, jpki_cache_ns_e ns, const char *key, apr_pool_t *p,
                              char **val, apr_size_t *len);
-/* Store only if absent: APR_SUCCESS added, APR_EEXIST present. */
+/* Store only if absent: APR_SUCCESS added, APR_EEXIST present. Atomic in
+ * shmcb (under the lock). With redis or memcache a claim: the value stored
+ * is val followed by a random token, read back after a 10 ms settle; the
+ * callers that raced lose except the last writer (jpki_cache.c). Callers
+ * test the key's presence, never its value. */
 apr_status_t jpki_cache_add(server_rec *s, jpki_cache_ns_e ns, const char *key, const void *val,
                             apr_size_t len, apr_time_t expiry, apr_pool_t *p);
 

@@ -38,7 +38,7 @@ use JPKIPg qw(pg_start pg_stop pg_sql);
 
 our @EXPORT = qw(cluster_start cluster_stop node_url bal_url node_names
                  node_get node_login node_challenge node_logout site_origin
-                 bal_ua bal_login redis_cli cache_kind cache_stop cache_start
+                 bal_ua bal_login redis_cli cache_dump cache_kind cache_stop cache_start
                  node_kill node_start node_graceful node_pids node_log
                  serial_of api_call link_card
                  sim_state sim_calls sim_reset serial_hex pg_sql pg_start pg_stop pki pki_der
@@ -132,6 +132,47 @@ sub redis_cli {
     my @out = <$p>;
     close $p;
     chomp @out;
+    return @out;
+}
+
+# Every live entry of the shared cache: [key, value, ttl in s (-1 none), bytes the
+# server accounts for it]. Redis: SCAN + GET/TTL/MEMORY USAGE; memcached:
+# lru_crawler metadump (keys, expiry, item size) + get.
+sub cache_dump {
+    return redis_dump() if $C{cache} eq 'redis';
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $C{cache_port}, Timeout => 10)
+        or die "memcached: $!";
+    my $now = time;
+    print $s "lru_crawler metadump all\r\n";
+    my @meta;
+    while (my $l = <$s>) {
+        $l =~ s/\r?\n$//;
+        last if $l eq 'END' || $l =~ /^(?:ERROR|CLIENT_ERROR|BUSY)/;
+        my %f = map { split /=/, $_, 2 } split / /, $l;
+        push @meta, \%f if defined $f{key};
+    }
+    my @out;
+    for my $m (@meta) {
+        (my $k = $m->{key}) =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+        print $s "get $k\r\n";
+        my $h = <$s> // last;
+        next unless $h =~ /^VALUE \S+ \d+ (\d+)/;
+        read $s, my $v, $1 + 2;
+        <$s>;    # END
+        push @out, [$k, substr($v, 0, $1), $m->{exp} == -1 ? -1 : $m->{exp} - $now, $m->{size}];
+    }
+    return @out;
+}
+
+sub redis_dump {
+    my @out;
+    for my $k (grep { length } map { s/^"|"$//gr } redis_cli('--scan')) {
+        my @lines = redis_cli('--raw', 'GET', $k);
+        next unless @lines;
+        my ($ttl) = map { /(-?\d+)/ } redis_cli('TTL', $k);
+        my ($b) = map { /(\d+)/ } redis_cli('MEMORY', 'USAGE', $k);
+        push @out, [$k, join("\n", @lines), $ttl // -1, $b // 0];
+    }
     return @out;
 }
 

@@ -1,6 +1,6 @@
 /*
  * Certificate status, the shared cache side (see jpki_status.c for the
- * key layout): answer entries {s,r,t,v,u,c,y,l} in JPKICache (STATUS
+ * key layout): answer entries {r,t,v,u,c,l} in JPKICache (STATUS
  * namespace) and the circuit breaker "<failures> <open-until ms>" under
  * b:<source>. jpki_status.c does the coalesced lookup and the decisions.
  */
@@ -43,9 +43,12 @@ int jpki_status_entry_get(request_rec *r, const char *key, jpki_status_entry_t *
         json_decref(o);
         return 0;
     }
-    e->good = json_is_true(json_object_get(o, "g"));
-    e->t = apr_time_from_msec(json_integer_value(json_object_get(o, "t")));
-    e->v = apr_time_from_msec(json_integer_value(json_object_get(o, "v")));
+    /* Compact on purpose (docs/cluster.md "Sizing"): times in seconds, a
+     * revocation is the presence of its reason, and the certificate type is
+     * not kept (the certificate in hand says it). */
+    e->good = json_object_get(o, "r") == NULL;
+    e->t = apr_time_from_sec(json_integer_value(json_object_get(o, "t")));
+    e->v = apr_time_from_sec(json_integer_value(json_object_get(o, "v")));
 #define ES(f, k)                                                                                   \
     e->f = json_is_string(json_object_get(o, k))                                                   \
                ? apr_pstrdup(r->pool, json_string_value(json_object_get(o, k)))                    \
@@ -53,7 +56,6 @@ int jpki_status_entry_get(request_rec *r, const char *key, jpki_status_entry_t *
     ES(reason, "r");
     ES(user, "u");
     ES(cert_id, "c");
-    ES(type, "y");
 #undef ES
     e->link_pending = json_is_true(json_object_get(o, "l"));
     json_decref(o);
@@ -73,22 +75,19 @@ void jpki_status_entry_put(request_rec *r, const jpki_status_cfg_t *sc, const ch
     if (good && apr_time_from_sec(jpki_cfg_status_grace(sc)) > keep) {
         keep = apr_time_from_sec(jpki_cfg_status_grace(sc));
     }
-    json_object_set_new(o, "g", json_boolean(good));
-    json_object_set_new(o, "t", json_integer((json_int_t)apr_time_as_msec(res->checked_at)));
+    json_object_set_new(o, "t", json_integer((json_int_t)apr_time_sec(res->checked_at)));
     if (res->valid_until) {
-        json_object_set_new(o, "v", json_integer((json_int_t)apr_time_as_msec(res->valid_until)));
+        /* truncated: never valid longer than the source said */
+        json_object_set_new(o, "v", json_integer((json_int_t)apr_time_sec(res->valid_until)));
     }
-    if (res->reason) {
-        json_object_set_new(o, "r", json_string(res->reason));
+    if (!good) {
+        json_object_set_new(o, "r", json_string(res->reason ? res->reason : "unspecified"));
     }
     if (res->platform_user_id) {
         json_object_set_new(o, "u", json_string(res->platform_user_id));
     }
     if (res->pf_cert_id) {
         json_object_set_new(o, "c", json_string(res->pf_cert_id));
-    }
-    if (res->cert_type) {
-        json_object_set_new(o, "y", json_string(res->cert_type));
     }
     if (res->link_pending) {
         json_object_set_new(o, "l", json_true());
@@ -126,7 +125,6 @@ void jpki_status_entry_to_result(const jpki_status_entry_t *e, jpki_status_resul
     res->valid_until = e->v;
     res->platform_user_id = e->user;
     res->pf_cert_id = e->cert_id;
-    res->cert_type = e->type;
     res->link_pending = e->link_pending;
     res->from_cache = 1;
 }

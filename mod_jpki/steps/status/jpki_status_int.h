@@ -15,7 +15,7 @@ typedef struct {
     const char *reason;
     apr_time_t t; /* checked at */
     apr_time_t v; /* valid until (source's nextUpdate), 0 none */
-    const char *user, *cert_id, *type;
+    const char *user, *cert_id;
     int link_pending;
 } jpki_status_entry_t;
 
