@@ -9,7 +9,7 @@ use Apache::Test qw(-withtestmore);
 use JPKITest;
 use JPKIAccount;
 
-plan tests => 16;
+plan tests => 18;
 
 my $V  = 'jpki_acct_sqlite';
 my $db = sqlite_db('sqlite');
@@ -69,3 +69,8 @@ $env = json_of(aget($ub, $V, '/protected/env', @forged));
 ok !exists $env->{JPKI_RECHECK_CATEGORY} && !exists $env->{JPKI_RECHECK_AT},
     'no JPKI_RECHECK_* (the forged headers are not taken)';
 is_deeply [forged_value($env)], [], 'no variable carries a forged value';
+
+# Leave the shared store and the account cache as found (t/account/sqlite.t
+# and age.t use the same database and certificates).
+is api($V, { op => 'remove', account => $_ })->code, 200, "$_ removed" for qw(acct-rc acct-none);
+sqlite($db, 'DELETE FROM jpki_recheck');
