@@ -69,11 +69,9 @@ static int set_bool(apr_pool_t *p, const char *key, const char *v, int *out, con
 {
     if (strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "1") == 0) {
         *out = 1;
-    }
-    else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "0") == 0) {
+    } else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "0") == 0) {
         *out = 0;
-    }
-    else {
+    } else {
         *err = apr_psprintf(p, "%s: expected on or off", key);
         return -1;
     }
@@ -273,12 +271,10 @@ int rc_conf_check(apr_pool_t *p, rc_conf_t *c, const char **err)
         if (e == NULL && strncmp(c->pf_url, "https://", 8) != 0) {
             e = "platform_url: must be https://";
         }
-    }
-    else if (e == NULL && strcmp(c->provider, "ocsp") == 0) {
+    } else if (e == NULL && strcmp(c->provider, "ocsp") == 0) {
         e = need(p, c->ocsp_url, "ocsp_url", " with provider = ocsp");
         e = e ? e : need(p, c->roots, "roots", " with provider = ocsp (issuer certificates)");
-    }
-    else if (e == NULL) {
+    } else if (e == NULL) {
         e = apr_psprintf(p, "provider: '%s' is not platform or ocsp", c->provider);
     }
     *err = e;

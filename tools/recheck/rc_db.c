@@ -29,8 +29,10 @@ static int prepare(rc_db_t *db, const char *sql, const char *label, apr_dbd_prep
 {
     int rv = apr_dbd_prepare(db->drv, db->p, db->h, sql, label, st);
     if (rv != 0) {
-        *err = apr_psprintf(db->p, "cannot prepare %s (does the schema exist? "
-                                   "conf/jpki-schema.sql): %s", label, dberr(db, rv));
+        *err = apr_psprintf(db->p,
+                            "cannot prepare %s (does the schema exist? "
+                            "conf/jpki-schema.sql): %s",
+                            label, dberr(db, rv));
         return -1;
     }
     return 0;

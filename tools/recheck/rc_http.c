@@ -75,8 +75,8 @@ static void set_tls(CURL *c, const rc_http_req_t *rq)
     curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 }
 
-int rc_http_post(rc_http_t *h, apr_pool_t *p, const rc_http_req_t *rq, long *status,
-                 char **body, size_t *len, const char **err)
+int rc_http_post(rc_http_t *h, apr_pool_t *p, const rc_http_req_t *rq, long *status, char **body,
+                 size_t *len, const char **err)
 {
     struct curl_slist *hd = NULL;
     CURLcode cc;

@@ -42,25 +42,39 @@ static int set_opt(apr_pool_t *p, rc_conf_t *c, const char *kv, const char **err
 }
 
 static const struct option longopts[] = {
-    {"config", required_argument, NULL, 'c'},  {"dry-run", no_argument, NULL, 'n'},
-    {"limit", required_argument, NULL, 'l'},   {"reset", no_argument, NULL, 'R'},
-    {"cap", required_argument, NULL, 'C'},     {"rate", required_argument, NULL, 'r'},
-    {"checkpoint", required_argument, NULL, 'k'}, {"report-jsonl", required_argument, NULL, 'j'},
-    {"report-csv", required_argument, NULL, 'v' + 256}, {"set", required_argument, NULL, 's'},
-    {"verbose", no_argument, NULL, 'V'},       {"version", no_argument, NULL, 'w'},
-    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, 'c'},
+    {"dry-run", no_argument, NULL, 'n'},
+    {"limit", required_argument, NULL, 'l'},
+    {"reset", no_argument, NULL, 'R'},
+    {"cap", required_argument, NULL, 'C'},
+    {"rate", required_argument, NULL, 'r'},
+    {"checkpoint", required_argument, NULL, 'k'},
+    {"report-jsonl", required_argument, NULL, 'j'},
+    {"report-csv", required_argument, NULL, 'v' + 256},
+    {"set", required_argument, NULL, 's'},
+    {"verbose", no_argument, NULL, 'V'},
+    {"version", no_argument, NULL, 'w'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static const char *opt_key(int o)
 {
     switch (o) {
-    case 'l': return "limit";
-    case 'C': return "cost_cap_yen";
-    case 'r': return "rate";
-    case 'k': return "checkpoint";
-    case 'j': return "report_jsonl";
-    case 'v' + 256: return "report_csv";
-    default: return NULL;
+    case 'l':
+        return "limit";
+    case 'C':
+        return "cost_cap_yen";
+    case 'r':
+        return "rate";
+    case 'k':
+        return "checkpoint";
+    case 'j':
+        return "report_jsonl";
+    case 'v' + 256:
+        return "report_csv";
+    default:
+        return NULL;
     }
 }
 
@@ -81,11 +95,9 @@ static int parse(apr_pool_t *p, int argc, char **argv, rc_conf_t *c)
         }
         if (o == 'c') {
             config = optarg;
-        }
-        else if (o == 'n' || o == 'R' || o == 'V') {
+        } else if (o == 'n' || o == 'R' || o == 'V') {
             *(o == 'n' ? &c->dry_run : o == 'R' ? &c->reset : &c->verbose) = 1;
-        }
-        else {
+        } else {
             /* applied after the file, so the command line wins */
             const char *k = opt_key(o);
             APR_ARRAY_PUSH(later, const char *) = k ? apr_pstrcat(p, k, "=", optarg, NULL) : optarg;

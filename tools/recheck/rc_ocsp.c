@@ -17,8 +17,8 @@
 
 typedef struct ocsp_ctx_t {
     rc_conf_t *c;
-    STACK_OF(X509) *roots;
-    STACK_OF(X509) *signers;
+    STACK_OF(X509) * roots;
+    STACK_OF(X509) * signers;
     X509_STORE *store;
     rc_http_t *http;
 } ocsp_ctx_t;
@@ -33,7 +33,7 @@ static apr_status_t ctx_free(void *v)
 }
 
 /* Every certificate of a PEM file onto sk; the count read, -1 on error. */
-static int load_pem(const char *path, STACK_OF(X509) *sk)
+static int load_pem(const char *path, STACK_OF(X509) * sk)
 {
     FILE *f = fopen(path, "r");
     X509 *x;
@@ -50,7 +50,7 @@ static int load_pem(const char *path, STACK_OF(X509) *sk)
     return n;
 }
 
-static int load_path(apr_pool_t *p, const char *path, STACK_OF(X509) *sk)
+static int load_path(apr_pool_t *p, const char *path, STACK_OF(X509) * sk)
 {
     DIR *d = opendir(path);
     struct dirent *e;
@@ -60,8 +60,8 @@ static int load_path(apr_pool_t *p, const char *path, STACK_OF(X509) *sk)
     }
     while ((e = readdir(d)) != NULL) {
         size_t l = strlen(e->d_name);
-        if (l > 4 && (strcmp(e->d_name + l - 4, ".pem") == 0 ||
-                      strcmp(e->d_name + l - 4, ".crt") == 0)) {
+        if (l > 4 &&
+            (strcmp(e->d_name + l - 4, ".pem") == 0 || strcmp(e->d_name + l - 4, ".crt") == 0)) {
             int k = load_pem(apr_pstrcat(p, path, "/", e->d_name, NULL), sk);
             n += k > 0 ? k : 0;
         }
@@ -127,12 +127,10 @@ static void answer_from(const jpki_ocsp_answer_t *ans, rc_answer_t *out)
 {
     if (strcmp(ans->status, "good") == 0) {
         out->status = RC_GOOD;
-    }
-    else if (strcmp(ans->status, "revoked") == 0) {
+    } else if (strcmp(ans->status, "revoked") == 0) {
         out->status = RC_REVOKED;
         out->reason = ans->reason;
-    }
-    else {
+    } else {
         out->status = RC_UNKNOWN;
         out->error = JPKI_E_CERT_STATUS_UNKNOWN;
     }
@@ -162,8 +160,8 @@ static void exchange(apr_pool_t *p, ocsp_ctx_t *x, OCSP_CERTID *id, rc_answer_t 
         status != 200) {
         rc_log("warn", "OCSP call failed: %s",
                der == NULL ? "cannot build the request"
-               : status   ? apr_psprintf(p, "HTTP %ld", status)
-                          : err);
+               : status    ? apr_psprintf(p, "HTTP %ld", status)
+                           : err);
         out->status = RC_NOANSWER;
         out->error = "provider_unreachable";
         out->down = 1;
@@ -183,8 +181,8 @@ static void exchange(apr_pool_t *p, ocsp_ctx_t *x, OCSP_CERTID *id, rc_answer_t 
     answer_from(&ans, out);
 }
 
-static void ocsp_check(rc_provider_t *pv, apr_pool_t *p, const rc_account_t *a,
-                       const char *serial, const char *cert_type, rc_answer_t *out, int *yen)
+static void ocsp_check(rc_provider_t *pv, apr_pool_t *p, const rc_account_t *a, const char *serial,
+                       const char *cert_type, rc_answer_t *out, int *yen)
 {
     ocsp_ctx_t *x = pv->ctx;
     const char *colon = serial ? strchr(serial, ':') : NULL;

@@ -89,15 +89,12 @@ static void pf_answer(apr_pool_t *p, const rc_account_t *a, const char *body, si
     out->error = NULL;
     if (strcmp(st, "STATE_GOOD") == 0) {
         out->status = RC_GOOD;
-    }
-    else if (strcmp(st, "STATE_REVOKED") == 0) {
+    } else if (strcmp(st, "STATE_REVOKED") == 0) {
         out->status = RC_REVOKED;
         out->reason = reason ? apr_pstrdup(p, jpki_reason_name(reason)) : NULL;
-    }
-    else if (strcmp(st, "STATE_EXPIRED") == 0) {
+    } else if (strcmp(st, "STATE_EXPIRED") == 0) {
         out->status = RC_EXPIRED;
-    }
-    else {
+    } else {
         out->status = RC_UNKNOWN;
         out->error = JPKI_E_CERT_STATUS_UNKNOWN;
     }
@@ -128,15 +125,12 @@ static void pf_error(apr_pool_t *p, long status, const char *body, size_t len, r
     if (status == 404) {
         out->error = "user_not_found"; /* the PF no longer knows the user */
         out->status = RC_UNKNOWN;
-    }
-    else if (k == JPKI_PF_UNAUTHORIZED) {
+    } else if (k == JPKI_PF_UNAUTHORIZED) {
         out->error = "unauthorized";
         out->down = 1;
-    }
-    else if (k == JPKI_PF_LINK_PENDING) {
+    } else if (k == JPKI_PF_LINK_PENDING) {
         out->error = "link_pending";
-    }
-    else {
+    } else {
         out->error = status >= 500 ? "provider_error" : "bad_answer";
         out->down = status >= 500;
     }
@@ -179,8 +173,7 @@ static void pf_check(rc_provider_t *pv, apr_pool_t *p, const rc_account_t *a, co
     }
     if (status == 200) {
         pf_answer(p, a, body, len, out);
-    }
-    else {
+    } else {
         pf_error(p, status, body, len, out);
     }
 }

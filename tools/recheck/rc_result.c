@@ -35,8 +35,8 @@ static void set(rc_result_t *o, const char *cat, const char *action, const rc_an
     o->action = action;
     o->status = rc_status_name(from->status);
     o->reason = from->status == RC_REVOKED ? (from->reason ? from->reason : "unspecified")
-                : from->error ? from->error
-                              : NULL;
+                : from->error              ? from->error
+                                           : NULL;
 }
 
 int rc_need_sign(const rc_answer_t *auth)
@@ -49,41 +49,30 @@ int rc_need_sign(const rc_answer_t *auth)
     return !(reason_is(auth, "superseded") || out_of_use(auth));
 }
 
-void rc_classify(const rc_answer_t *auth, const rc_answer_t *sign, int has_sign,
-                 rc_result_t *out)
+void rc_classify(const rc_answer_t *auth, const rc_answer_t *sign, int has_sign, rc_result_t *out)
 {
     if (auth->status == RC_NOANSWER || auth->status == RC_UNKNOWN) {
         set(out, "unknown", "retry_next_run", auth);
-    }
-    else if (reason_is(auth, "superseded")) {
+    } else if (reason_is(auth, "superseded")) {
         set(out, "renewed", "follow_successor", auth);
-    }
-    else if (out_of_use(auth)) {
+    } else if (out_of_use(auth)) {
         set(out, "card_lost_or_suspended", "suspend_and_contact", auth);
-    }
-    else if (reason_is(auth, "affiliationChanged") &&
-             (!has_sign || reason_is(sign, "affiliationChanged"))) {
+    } else if (reason_is(auth, "affiliationChanged") &&
+               (!has_sign || reason_is(sign, "affiliationChanged"))) {
         set(out, "died_or_emigrated", "confirm_and_close", has_sign ? sign : auth);
-    }
-    else if (auth->status == RC_EXPIRED) {
+    } else if (auth->status == RC_EXPIRED) {
         set(out, "expired", "ask_to_renew_card", auth);
-    }
-    else if (auth->status == RC_REVOKED) {
+    } else if (auth->status == RC_REVOKED) {
         set(out, "revoked_other", "review_manually", auth);
-    }
-    else if (!has_sign || sign->status == RC_GOOD) {
+    } else if (!has_sign || sign->status == RC_GOOD) {
         set(out, "unchanged", "none", has_sign ? sign : auth);
-    }
-    else if (sign->status == RC_NOANSWER || sign->status == RC_UNKNOWN) {
+    } else if (sign->status == RC_NOANSWER || sign->status == RC_UNKNOWN) {
         set(out, "unknown", "retry_next_run", sign);
-    }
-    else if (out_of_use(sign)) {
+    } else if (out_of_use(sign)) {
         set(out, "card_lost_or_suspended", "suspend_and_contact", sign);
-    }
-    else if (sign->status == RC_REVOKED) {
+    } else if (sign->status == RC_REVOKED) {
         set(out, "name_or_address_changed", "request_new_signing_certificate", sign);
-    }
-    else {
+    } else {
         set(out, "expired", "ask_to_renew_card", sign);
     }
 }
@@ -93,20 +82,15 @@ void rc_classify_user(const rc_answer_t *u, rc_result_t *out)
 {
     if (u->status == RC_NOANSWER || u->status == RC_UNKNOWN) {
         set(out, "unknown", "retry_next_run", u);
-    }
-    else if (u->renewed || reason_is(u, "superseded")) {
+    } else if (u->renewed || reason_is(u, "superseded")) {
         set(out, "renewed", "follow_successor", u);
-    }
-    else if (out_of_use(u)) {
+    } else if (out_of_use(u)) {
         set(out, "card_lost_or_suspended", "suspend_and_contact", u);
-    }
-    else if (u->status == RC_REVOKED) {
+    } else if (u->status == RC_REVOKED) {
         set(out, "revoked_other", "review_manually", u);
-    }
-    else if (u->status == RC_EXPIRED) {
+    } else if (u->status == RC_EXPIRED) {
         set(out, "expired", "ask_to_renew_card", u);
-    }
-    else {
+    } else {
         set(out, "unchanged", "none", u);
     }
 }

@@ -28,10 +28,10 @@ typedef struct run_t {
     rc_db_t *db;
     rc_report_t rep;
     rc_ckpt_t ck;
-    long yen;       /* spent (or reserved by the pending account) in this run */
-    long checks;    /* provider calls in this run */
-    long accounts;  /* accounts finished by this process */
-    int failures;   /* consecutive accounts the provider did not answer */
+    long yen;                  /* spent (or reserved by the pending account) in this run */
+    long checks;               /* provider calls in this run */
+    long accounts;             /* accounts finished by this process */
+    int failures;              /* consecutive accounts the provider did not answer */
     char before_failures[256]; /* checkpoint position before that streak */
     apr_time_t next_check;
     apr_time_t started;
@@ -39,8 +39,15 @@ typedef struct run_t {
 } run_t;
 
 static const char *const categories[] = {
-    "unchanged", "renewed", "name_or_address_changed", "card_lost_or_suspended",
-    "died_or_emigrated", "expired", "revoked_other", "unknown", NULL,
+    "unchanged",
+    "renewed",
+    "name_or_address_changed",
+    "card_lost_or_suspended",
+    "died_or_emigrated",
+    "expired",
+    "revoked_other",
+    "unknown",
+    NULL,
 };
 
 static void count(run_t *r, const char *cat)
@@ -64,8 +71,8 @@ static void pace(run_t *r)
         apr_sleep(r->next_check - now);
         now = apr_time_now();
     }
-    r->next_check = (r->next_check > now ? r->next_check : now) +
-                    (apr_interval_time_t)(1e6 / r->c->rate);
+    r->next_check =
+        (r->next_check > now ? r->next_check : now) + (apr_interval_time_t)(1e6 / r->c->rate);
 }
 
 static void check_one(run_t *r, apr_pool_t *p, const rc_account_t *a, const char *serial,
@@ -148,8 +155,10 @@ static int do_account(run_t *r, apr_pool_t *p, const rc_account_t *a, const char
     rc_result_t res;
     long worst = r->pv.worst_cost(&r->pv, a);
     if (r->yen + worst > r->c->cap_yen) {
-        rc_log("notice", "cost cap reached: %ld yen spent, the next account could cost %ld, "
-                         "cap %ld", r->yen, worst, r->c->cap_yen);
+        rc_log("notice",
+               "cost cap reached: %ld yen spent, the next account could cost %ld, "
+               "cap %ld",
+               r->yen, worst, r->c->cap_yen);
         return save(r, p, prev, "capped") < 0 ? RC_EXIT_INTERNAL : RC_EXIT_CAP;
     }
     if (r->c->dry_run) {
@@ -199,8 +208,10 @@ static int walk(run_t *r, apr_pool_t *parent)
             }
             rv = do_account(r, p, a, after);
             if (r->failures >= r->c->max_failures) {
-                rc_log("error", "provider down: %d accounts in a row without an answer; "
-                                "they will be checked again when the run resumes", r->failures);
+                rc_log("error",
+                       "provider down: %d accounts in a row without an answer; "
+                       "they will be checked again when the run resumes",
+                       r->failures);
                 return save(r, p, r->before_failures, "running") < 0 ? RC_EXIT_INTERNAL
                                                                      : RC_EXIT_PROVIDER;
             }
@@ -223,8 +234,8 @@ static void summary(run_t *r, int rv)
     int i;
     printf("{\"exit\":%d,\"dry_run\":%s,\"accounts\":%ld,\"checks\":%ld,\"yen\":%ld,"
            "\"cap_yen\":%ld,\"seconds\":%.3f,\"accounts_per_s\":%.1f,\"categories\":{",
-           rv, r->c->dry_run ? "true" : "false", r->accounts, r->checks, r->yen, r->c->cap_yen,
-           s, s > 0 ? (double)r->accounts / s : 0.0);
+           rv, r->c->dry_run ? "true" : "false", r->accounts, r->checks, r->yen, r->c->cap_yen, s,
+           s > 0 ? (double)r->accounts / s : 0.0);
     for (i = 0; categories[i] != NULL; i++) {
         printf("%s\"%s\":%ld", i ? "," : "", categories[i], r->counts[i]);
     }
@@ -246,8 +257,7 @@ static int start_from(run_t *r)
     }
     if (have == 0 || strcmp(r->ck.state, "done") == 0) {
         memset(&r->ck, 0, sizeof(r->ck));
-    }
-    else if (strcmp(r->ck.state, "running") == 0) {
+    } else if (strcmp(r->ck.state, "running") == 0) {
         r->yen = r->ck.yen;
         r->checks = r->ck.checks;
         rc_log("notice", "resuming an interrupted run after the checkpoint (%ld yen spent)",

@@ -156,8 +156,8 @@ int rc_report_write(rc_report_t *r, const char *account, const rc_result_t *res,
     int bad = 0;
     if (r->jsonl != NULL) {
         json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s}", "account", account, "category",
-                              res->category, "status", res->status, "reason", res->reason,
-                              "action", res->action, "checked_at", at);
+                              res->category, "status", res->status, "reason", res->reason, "action",
+                              res->action, "checked_at", at);
         char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         bad |= s == NULL || fprintf(r->jsonl, "%s\n", s) < 0 || fflush(r->jsonl) != 0;
         free(s);

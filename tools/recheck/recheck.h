@@ -76,8 +76,8 @@ struct rc_conf_t {
     int ocsp_nonce;
     long ocsp_skew, ocsp_max_age;
     int fee_auth, fee_sign, fee_user;
-    long cap_yen;   /* < 0: not set (required) */
-    double rate;    /* checks per second; 0 = no limit */
+    long cap_yen; /* < 0: not set (required) */
+    double rate;  /* checks per second; 0 = no limit */
     const char *checkpoint, *report_jsonl, *report_csv;
     long timeout_ms;
     int max_failures; /* provider-down threshold (consecutive accounts) */
@@ -106,8 +106,8 @@ typedef struct rc_http_req_t {
 } rc_http_req_t;
 rc_http_t *rc_http_new(apr_pool_t *p);
 /* 0 on a complete exchange (any HTTP status), else -1 with *err. */
-int rc_http_post(rc_http_t *h, apr_pool_t *p, const rc_http_req_t *rq, long *status,
-                 char **body, size_t *len, const char **err);
+int rc_http_post(rc_http_t *h, apr_pool_t *p, const rc_http_req_t *rq, long *status, char **body,
+                 size_t *len, const char **err);
 
 /* rc_platform.c, rc_ocsp.c */
 extern const rc_provider_t rc_provider_platform;
@@ -128,8 +128,7 @@ void rc_db_close(rc_db_t *db);
 typedef struct rc_result_t {
     const char *category, *status, *reason, *action;
 } rc_result_t;
-void rc_classify(const rc_answer_t *auth, const rc_answer_t *sign, int has_sign,
-                 rc_result_t *out);
+void rc_classify(const rc_answer_t *auth, const rc_answer_t *sign, int has_sign, rc_result_t *out);
 void rc_classify_user(const rc_answer_t *u, rc_result_t *out);
 /* 1 when the sign certificate must be checked too, given the auth answer. */
 int rc_need_sign(const rc_answer_t *auth);
@@ -137,10 +136,10 @@ const char *rc_status_name(rc_status_e s);
 
 /* rc_state.c: checkpoint and reports. */
 typedef struct rc_ckpt_t {
-    char last[256];    /* last account whose checks are paid (done or pending) */
-    long yen;          /* spent in this run, the pending account's worst case included */
-    long checks;       /* checks made in this run */
-    char state[16];    /* running | capped | done */
+    char last[256]; /* last account whose checks are paid (done or pending) */
+    long yen;       /* spent in this run, the pending account's worst case included */
+    long checks;    /* checks made in this run */
+    char state[16]; /* running | capped | done */
 } rc_ckpt_t;
 int rc_ckpt_load(const char *path, rc_ckpt_t *ck, const char **err);
 int rc_ckpt_save(apr_pool_t *p, const char *path, const rc_ckpt_t *ck, const char **err);
