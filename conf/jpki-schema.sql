@@ -33,7 +33,7 @@ CREATE INDEX jpki_serial_account ON jpki_serial (account);
 -- statements above then fail harmlessly in sqlite3 (use the one statement
 -- in docs/accounts.md "Upgrading" instead with psql -v ON_ERROR_STOP=1).
 CREATE TABLE IF NOT EXISTS jpki_recheck (
-    account    VARCHAR(128) PRIMARY KEY REFERENCES jpki_account (account),
+    account    VARCHAR(128) PRIMARY KEY REFERENCES jpki_account (account) ON DELETE CASCADE,
     category   VARCHAR(32) NOT NULL,             -- unchanged | renewed | name_or_address_changed | ...
     status     VARCHAR(16) NOT NULL,             -- good | revoked | expired | unknown
     reason     VARCHAR(40),                      -- RFC 5280 reason, or why there was no answer

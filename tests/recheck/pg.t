@@ -75,4 +75,12 @@ is qx{$psql -d jpki -At -c "SELECT count(*) FROM jpki_recheck"} + 0, $N, 'still 
 ($rc, $sum) = run_recheck("--config $DIR/rc.conf --cap 2000");
 is sim_calls($sport)->{CheckUserStatus}, 200, 'the next run continues (200 in all, none twice)';
 
+# Removing an account (the module's unlink_all + remove statements) takes its
+# re-check result with it (ON DELETE CASCADE), instead of being refused.
+is system("$psql -d jpki -c \"DELETE FROM jpki_serial WHERE account = 'pg00001'; "
+          . "DELETE FROM jpki_account WHERE account = 'pg00001'\" >/dev/null 2>&1"), 0,
+    'an account with a re-check result can be removed';
+is qx{$psql -d jpki -At -c "SELECT count(*) FROM jpki_recheck WHERE account = 'pg00001'"} + 0, 0,
+    '... and its result goes with it';
+
 done_testing;
