@@ -53,12 +53,20 @@ for my $i (1 .. $N) {
     $expect{$acct} = $cat;
     $yen += $cost;
 }
+# Account ids a spreadsheet would run as formulas, with a quote: the CSV must defuse them.
+for my $f (['=1+2', 'a7777777'], ['-x"y', 'a7777778']) {
+    my ($acct, $ser) = @$f;
+    push @plan, { account => $acct, uid => undef, auth => ["$kid:$ser"], sign => [] };
+    push @index, entry($ser, 'V');
+    $expect{$acct} = 'unchanged';
+    $yen += 2;
+}
 spew("$DIR/index.txt", join("\n", @index) . "\n");
 sqlite_fill("$DIR/ocsp.db", \@plan);
 my $url = start_ocsp("$DIR/index.txt");
 my %base = (database_driver => 'sqlite3', database_params => "$DIR/ocsp.db", provider => 'ocsp',
             ocsp_url => $url, roots => "$DIR/issuer.crt", cost_cap_yen => 1_000_000, rate => 0,
-            checkpoint => "$DIR/ck.json", report_jsonl => "$DIR/r.jsonl");
+            checkpoint => "$DIR/ck.json", report_jsonl => "$DIR/r.jsonl", report_csv => "$DIR/r.csv");
 write_conf("$DIR/rc.conf", %base);
 
 my ($rc, $sum, $err) = run_recheck("--config $DIR/rc.conf");
@@ -71,11 +79,16 @@ is $reason{ocsp0003}, 'certificateHold', 'hold: reason certificateHold';
 is $reason{ocsp0002}, 'affiliationChanged', 'signing revoked: reason of the signing certificate';
 is $reason{ocsp0006}, 'keyCompromise', 'key compromise of the signing certificate';
 is $reason{ocsp0008}, 'no_issuer', 'unknown issuer: said so';
+my $csv = slurp("$DIR/r.csv");
+like $csv, qr/^"'=1\+2","unchanged",/m, 'CSV: a leading = is defused with a quote mark';
+like $csv, qr/^"'-x""y","unchanged",/m, 'CSV: a leading - too, and " is doubled';
+is $got{'-x"y'}, 'unchanged', 'JSON lines: the id as it is';
 is $sum->{yen}, $yen, "yen: 2 per auth check, 20 per signing check, none when not asked ($yen)";
 diag sprintf 'MEASURE ocsp: %d accounts in %.1f s = %.0f accounts/s, %d checks, %d yen',
     $N, $sum->{seconds}, $sum->{accounts_per_s}, $sum->{checks}, $sum->{yen};
 my $expected_checks = 0;
 $expected_checks += $_->[3] == 22 ? 2 : $_->[3] == 2 ? 1 : 0 for map { $kinds[$_ % 9] } 1 .. $N;
+$expected_checks += 2;    # the two formula-looking accounts (auth only)
 is $sum->{checks}, $expected_checks, "checks: the signing certificate only when the auth answer does not decide ($expected_checks)";
 
 # The cap with two fees: an account is started only if its worst case fits.
