@@ -114,4 +114,17 @@ like $err, qr/OCSP response refused \(ocsp_signature\)/, '... refused as the mod
 is_deeply [map { $_->{reason} } @{ read_jsonl("$DIR/r.jsonl") }], ['ocsp_signature', 'ocsp_signature'],
     '... and the report says why';
 
+# The store locked by another writer (httpd updating last_seen) for 2 s: the
+# run waits for it (busy timeout) instead of failing with exit 5.
+open my $lock, '|-', "sqlite3 $DIR/ocsp.db" or die;
+$lock->autoflush(1);
+print $lock "BEGIN EXCLUSIVE;\nUPDATE jpki_account SET created_at = created_at;\n";
+my $unlock = fork // die;
+if (!$unlock) { sleep 2; print $lock "COMMIT;\n"; close $lock; exit 0 }
+($rc, $sum, $err) = run_recheck("--config $DIR/rc.conf --reset --limit 2");
+waitpid $unlock, 0;
+close $lock;
+is $rc, 0, 'store locked for 2 s by another writer: the run waits (exit 0)' or diag $err;
+is $sum->{accounts}, 2, '... and checks its accounts';
+
 done_testing;

@@ -38,6 +38,18 @@ static int prepare(rc_db_t *db, const char *sql, const char *label, apr_dbd_prep
     return 0;
 }
 
+/* SQLite: wait up to 5 s for httpd's writers (last_seen, links) instead
+ * of failing the run on "database is locked". */
+static void busy_timeout(rc_db_t *db)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    if (apr_dbd_select(db->drv, db->p, db->h, &res, "PRAGMA busy_timeout = 5000", 0) == 0) {
+        while (apr_dbd_get_row(db->drv, db->p, res, &row, -1) == 0) {
+        }
+    }
+}
+
 rc_db_t *rc_db_open(apr_pool_t *p, const rc_conf_t *c, const char **err)
 {
     rc_db_t *db = apr_pcalloc(p, sizeof(*db));
@@ -54,6 +66,9 @@ rc_db_t *rc_db_open(apr_pool_t *p, const rc_conf_t *c, const char **err)
         *err = apr_psprintf(p, "cannot open the %s database: %s", c->db_driver,
                             *err ? *err : "no detail");
         return NULL;
+    }
+    if (strcmp(c->db_driver, "sqlite3") == 0) {
+        busy_timeout(db);
     }
     if (prepare(db,
                 "SELECT account, platform_user_id FROM jpki_account WHERE account > %s "
