@@ -26,7 +26,7 @@ typedef struct jpki_identity_t {
     const char *previous_serial; /* set when this login linked a renewed certificate */
     const char *recheck_category; /* the account's last jpki-recheck category, or NULL */
     const char *recheck_at;       /* ... and when it was checked (ISO 8601), or NULL */
-    int registration;            /* 1: registration session, no REMOTE_USER */
+    int registration;             /* 1: registration session, no REMOTE_USER */
 } jpki_identity_t;
 
 /* Fill the certificate-derived fields. */

@@ -147,17 +147,16 @@ void jpki_account_recheck(request_rec *r, jpki_sql_t **db, jpki_identity_t *id)
     char *val = NULL, *sp;
     apr_time_t ttl = apr_time_from_sec(jpki_cfg_account_cache_ttl(c));
 
-    if (ttl > 0 && jpki_cache_get(r->server, JPKI_NS_ACCOUNT, key, r->pool, &val, NULL) ==
-                       APR_SUCCESS &&
+    if (ttl > 0 &&
+        jpki_cache_get(r->server, JPKI_NS_ACCOUNT, key, r->pool, &val, NULL) == APR_SUCCESS &&
         val != NULL) {
         if ((sp = strchr(val, ' ')) != NULL) {
             *sp = '\0';
             cat = val;
             at = sp + 1;
         }
-    }
-    else if ((*db != NULL || (*db = jpki_sql_open(r)) != NULL) &&
-             jpki_sql_recheck(r, *db, id->account, &cat, &at) == APR_SUCCESS && ttl > 0) {
+    } else if ((*db != NULL || (*db = jpki_sql_open(r)) != NULL) &&
+               jpki_sql_recheck(r, *db, id->account, &cat, &at) == APR_SUCCESS && ttl > 0) {
         const char *v = recheck_ok(cat, at) ? apr_pstrcat(r->pool, cat, " ", at, NULL) : "-";
         jpki_cache_store(r->server, JPKI_NS_ACCOUNT, key, v, strlen(v), apr_time_now() + ttl,
                          r->pool);
