@@ -43,7 +43,7 @@ for my $i (1 .. $N) {
     $users{$_} = "usr_$i" for $au, $si;
     $users{$new} = "usr_$i", $pred{$new} = $au if $k == 1;
     $revoked{$si} = 'certificateHold' if $k == 2;
-    $expect{$acct} = $k == 1 ? 'renewed' : $k == 2 ? 'revoked_other' : 'unchanged';
+    $expect{$acct} = $k == 1 ? 'renewed' : $k == 2 ? 'card_lost_or_suspended' : 'unchanged';
 }
 (my $sql = sql_sqlite(\@plan)) =~ s/^BEGIN;/BEGIN;\n/;
 spew("$DIR/pg.sql", $sql);

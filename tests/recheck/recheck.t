@@ -18,8 +18,10 @@ my $N = $ENV{RECHECK_ACCOUNTS} // 10_000;
 make_pki();
 
 # ---- the accounts and what the simulator says about them ----------------------
-# i % 10: 1 renewed (the PF knows a successor), 2 the latest certificate held,
-# 3 the PF answers unknown, 4 no platform user id (not asked), others unchanged;
+# i % 10: 1 renewed (the PF knows a successor), 2 the latest certificate held
+# (i % 20 == 2) or revoked affiliationChanged (i % 20 == 12: which certificate
+# the PF means is not said, so revoked_other), 3 the PF answers unknown, 4 no
+# platform user id (not asked), others unchanged;
 # i % 10 == 5 has a renewal in the store already (old auth serial -> new).
 my (@plan, %users, %pred, %revoked, @unknown, %expect);
 for my $i (1 .. $N) {
@@ -32,9 +34,11 @@ for my $i (1 .. $N) {
     next if $k == 4;
     $users{$_} = "usr_$i" for $au, $si;
     $users{$old} = "usr_$i", $pred{$au} = $old if $k == 5;
-    $expect{$acct} = $k == 1 ? 'renewed' : $k == 2 ? 'revoked_other' : $k == 3 ? 'unknown' : 'unchanged';
+    my $held = $i % 20 == 2;
+    $expect{$acct} = $k == 1 ? 'renewed' : $k == 2 ? ($held ? 'card_lost_or_suspended' : 'revoked_other')
+                   : $k == 3 ? 'unknown' : 'unchanged';
     $users{$new} = "usr_$i", $pred{$new} = $au if $k == 1;
-    $revoked{$si} = { reason => 'certificateHold' } if $k == 2;
+    $revoked{$si} = { reason => $held ? 'certificateHold' : 'affiliationChanged' } if $k == 2;
     push @unknown, $si if $k == 3;
 }
 $expect{ $_->{account} } //= 'unknown' for @plan;

@@ -137,7 +137,9 @@ sub check_user ($ctx, $in) {
               : $s->{revoked}{$serial}  ? 'STATE_REVOKED'
               : $by_serial{$serial} && ($by_serial{$serial}{not_after} // '9') lt rfc3339() ? 'STATE_EXPIRED'
               :                           'STATE_GOOD';
-    return { user => { id => $uid }, certificateState => $state, latestCertificateSerial => $serial };
+    my %out = (user => { id => $uid }, certificateState => $state, latestCertificateSerial => $serial);
+    $out{revocationReason} = $s->{revoked}{$serial}{reason} if $state eq 'STATE_REVOKED';   # as in certificateStatus
+    return \%out;
 }
 
 # user id -> its serials, built once per version of the state file and of the
