@@ -25,3 +25,17 @@ CREATE TABLE jpki_serial (
 );
 
 CREATE INDEX jpki_serial_account ON jpki_serial (account);
+
+-- The last re-check of each account by jpki-recheck (docs/recheck.md).
+-- The module reads it at login (JPKI_RECHECK_CATEGORY, JPKI_RECHECK_AT).
+-- IF NOT EXISTS: running this file again on an existing database (from a
+-- release before jpki-recheck) adds only this table; the CREATE TABLE
+-- statements above then fail harmlessly in sqlite3 (use the one statement
+-- in docs/accounts.md "Upgrading" instead with psql -v ON_ERROR_STOP=1).
+CREATE TABLE IF NOT EXISTS jpki_recheck (
+    account    VARCHAR(128) PRIMARY KEY REFERENCES jpki_account (account) ON DELETE CASCADE,
+    category   VARCHAR(32) NOT NULL,             -- unchanged | renewed | name_or_address_changed | ...
+    status     VARCHAR(16) NOT NULL,             -- good | revoked | expired | unknown
+    reason     VARCHAR(40),                      -- RFC 5280 reason, or why there was no answer
+    checked_at VARCHAR(32) NOT NULL
+);

@@ -128,6 +128,9 @@ timeout 120 "${APT[@]}" install "${debs[@]}" >"$W/install.log" 2>&1 </dev/null \
 for t in jpki-pf-sim jpki-login jpki-test-card-helper; do
     perl -c "/usr/bin/$t" >/dev/null 2>&1 || die "/usr/bin/$t does not compile: $(perl -c "/usr/bin/$t" 2>&1 | head -3)"
 done
+out=$(jpki-recheck --version 2>&1 || :)
+[[ "$out" == "jpki-recheck "* ]] || die "jpki-recheck --version: $out"
+[ -f /usr/share/doc/jpki-tools/examples/jpki-recheck.timer ] || die "jpki-recheck.timer example not installed"
 out=$(jpki-card-helper --help 2>&1 || :)
 [[ "$out" == "usage: jpki-card-helper "* ]] || die "jpki-card-helper --help: $out"
 step "a2enmod jpki && apachectl -t"

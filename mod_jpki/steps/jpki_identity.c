@@ -50,6 +50,8 @@ char *jpki_identity_to_json(apr_pool_t *p, const jpki_identity_t *id, apr_time_t
     set_str(o, "pf", id->platform_user_id);
     set_str(o, "pci", id->pf_cert_id);
     set_str(o, "ps", id->previous_serial);
+    set_str(o, "rcc", id->recheck_category);
+    set_str(o, "rca", id->recheck_at);
     json_object_set_new(o, "reg", json_boolean(id->registration));
     json_object_set_new(o, "c", json_integer((json_int_t)apr_time_sec(created)));
     json_object_set_new(o, "ls", json_integer((json_int_t)apr_time_sec(last_seen)));
@@ -98,6 +100,8 @@ static int parse_json(apr_pool_t *p, const char *json, jpki_identity_t *id, apr_
     id->platform_user_id = get_str(p, o, "pf");
     id->pf_cert_id = get_str(p, o, "pci");
     id->previous_serial = get_str(p, o, "ps");
+    id->recheck_category = get_str(p, o, "rcc");
+    id->recheck_at = get_str(p, o, "rca");
     id->registration = json_is_true(json_object_get(o, "reg"));
     *created = get_time(o, "c");
     *last_seen = get_time(o, "ls");
@@ -143,7 +147,7 @@ static const char **memo_field(jpki_identity_t *id, int i)
     const char **f[] = {&id->account,           &id->serial,           &id->issuer,
                         &id->cert_type,         &id->method,           &id->status,
                         &id->revocation_reason, &id->platform_user_id, &id->pf_cert_id,
-                        &id->previous_serial};
+                        &id->previous_serial,   &id->recheck_category, &id->recheck_at};
     return i < (int)(sizeof(f) / sizeof(f[0])) ? f[i] : NULL;
 }
 
@@ -243,6 +247,10 @@ void jpki_identity_export_env(request_rec *r, const jpki_identity_t *id)
     }
     if (id->previous_serial) {
         apr_table_setn(e, "JPKI_PREVIOUS_SERIAL", id->previous_serial);
+    }
+    if (id->recheck_category && id->recheck_at) {
+        apr_table_setn(e, "JPKI_RECHECK_CATEGORY", id->recheck_category);
+        apr_table_setn(e, "JPKI_RECHECK_AT", id->recheck_at);
     }
     apr_table_setn(e, "JPKI_REGISTRATION", id->registration ? "1" : "0");
 }

@@ -24,7 +24,9 @@ typedef struct jpki_identity_t {
     const char *platform_user_id;  /* PF stable user id, or NULL */
     const char *pf_cert_id;      /* PF certificate id for liveness checks (never the certificate) */
     const char *previous_serial; /* set when this login linked a renewed certificate */
-    int registration;            /* 1: registration session, no REMOTE_USER */
+    const char *recheck_category; /* the account's last jpki-recheck category, or NULL */
+    const char *recheck_at;       /* ... and when it was checked (ISO 8601), or NULL */
+    int registration;             /* 1: registration session, no REMOTE_USER */
 } jpki_identity_t;
 
 /* Fill the certificate-derived fields. */

@@ -45,7 +45,8 @@ sub pg_start {
         system("psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p " . port()
                . " -U postgres -d jpki -f '$schema' >/dev/null") == 0 or die "schema failed";
         pg_sql('CREATE ROLE jpki_web LOGIN; '
-             . 'GRANT SELECT, INSERT, UPDATE, DELETE ON jpki_account, jpki_serial TO jpki_web');
+             . 'GRANT SELECT, INSERT, UPDATE, DELETE ON jpki_account, jpki_serial TO jpki_web; '
+             . 'GRANT SELECT ON jpki_recheck TO jpki_web');
         return 1;
     }
     $running = pg_ctl_start() or die "pg_ctl restart failed";

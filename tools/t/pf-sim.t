@@ -409,10 +409,12 @@ my ($AUTH_ID, $AUTH_USER);
     is($j->{user}{id}, $AUTH_USER, '... the user');
     is($j->{latestCertificateSerial}, 'ab13', '... the latest certificate is the renewal');
     is($j->{certificateState}, 'STATE_GOOD', '... STATE_GOOD');
+    ok(!exists $j->{revocationReason}, '... and no revocationReason');
 
     write_state({ predecessors => { ab13 => 'ab12' }, revoked => { ab13 => { reason => 'cessationOfOperation' } } });
     ($res, $j) = rpc($USER, { user_id => $AUTH_USER, check_method => 'CHECK_METHOD_CRL' });
     is($j->{certificateState}, 'STATE_REVOKED', 'CheckUserStatus after the latest is revoked: STATE_REVOKED');
+    is($j->{revocationReason}, 'REVOCATION_REASON_CESSATION_OF_OPERATION', '... with the reason');
 
     ($res, $j) = rpc($USER, { userId => 'usr_nobody', checkMethod => 'CHECK_METHOD_OCSP' });
     is($res->code, 404, 'CheckUserStatus for an unknown user: 404');

@@ -118,3 +118,51 @@ apr_status_t jpki_account_resolve(request_rec *r, jpki_sql_t **db, const char *s
     }
     return APR_SUCCESS;
 }
+
+/* ------------------------------------------------------------ recheck -- */
+
+/* What may be exported: a category name, an ISO 8601 time. Anything else
+ * in the table (edited by hand?) is not passed on to backends. */
+static int recheck_ok(const char *cat, const char *at)
+{
+    const char *s;
+    if (cat == NULL || at == NULL || *cat == '\0' || strlen(cat) > 40 || strlen(at) > 40) {
+        return 0;
+    }
+    for (s = cat; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || *s == '_')) {
+            return 0;
+        }
+    }
+    return at[strspn(at, "0123456789-:.TZ")] == '\0';
+}
+
+/* Cached per account for JPKIAccountCacheTTL like serial -> account
+ * ("category at", or "-" for none): a returning login runs no SQL. */
+void jpki_account_recheck(request_rec *r, jpki_sql_t **db, jpki_identity_t *id)
+{
+    jpki_account_srv_t *c = jpki_account_cfg(r->server);
+    const char *key = jpki_account_cache_key(r, "rc", id->account);
+    const char *cat = NULL, *at = NULL;
+    char *val = NULL, *sp;
+    apr_time_t ttl = apr_time_from_sec(jpki_cfg_account_cache_ttl(c));
+
+    if (ttl > 0 &&
+        jpki_cache_get(r->server, JPKI_NS_ACCOUNT, key, r->pool, &val, NULL) == APR_SUCCESS &&
+        val != NULL) {
+        if ((sp = strchr(val, ' ')) != NULL) {
+            *sp = '\0';
+            cat = val;
+            at = sp + 1;
+        }
+    } else if ((*db != NULL || (*db = jpki_sql_open(r)) != NULL) &&
+               jpki_sql_recheck(r, *db, id->account, &cat, &at) == APR_SUCCESS && ttl > 0) {
+        const char *v = recheck_ok(cat, at) ? apr_pstrcat(r->pool, cat, " ", at, NULL) : "-";
+        jpki_cache_store(r->server, JPKI_NS_ACCOUNT, key, v, strlen(v), apr_time_now() + ttl,
+                         r->pool);
+    }
+    if (recheck_ok(cat, at)) {
+        id->recheck_category = cat;
+        id->recheck_at = at;
+    }
+}

@@ -102,6 +102,7 @@ int jpki_account_login(request_rec *r, const jpki_cert_t *c, const jpki_renewal_
             touch(r, db, c->serial); /* only on a cache miss: last_seen to TTL precision */
         }
         id->account = acct;
+        jpki_account_recheck(r, &db, id);
         return 1;
     }
     /* 2. Successor resolution: a renewed card has a new serial. */
@@ -131,7 +132,11 @@ int jpki_account_login(request_rec *r, const jpki_cert_t *c, const jpki_renewal_
             return fail(err, JPKI_STEP_UNAVAILABLE, JPKI_E_ACCOUNT_UNAVAILABLE,
                         "the account store is unavailable");
         }
-        return link_successor(r, db, c, acct, pred, via, id, err);
+        if (!link_successor(r, db, c, acct, pred, via, id, err)) {
+            return 0;
+        }
+        jpki_account_recheck(r, &db, id);
+        return 1;
     }
     /* 3. Nobody we know. */
     if (cfg->unknown == JPKI_UNKNOWN_REGISTER) {

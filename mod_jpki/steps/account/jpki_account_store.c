@@ -289,3 +289,65 @@ apr_status_t jpki_sql_end(request_rec *r, jpki_sql_t *db, int commit)
     }
     return APR_SUCCESS;
 }
+
+/* ------------------------------------------------------------ recheck -- */
+
+#define RECHECK_LABEL "jpki_account_recheck"
+#define RECHECK_SQL   "SELECT category, checked_at FROM jpki_recheck WHERE account = %s"
+
+/* The statement on this connection, prepared on first use into the
+ * connection's own table (not by mod_dbd at connect time: a database
+ * still without the jpki_recheck table must not stop the account store). */
+static apr_dbd_prepared_t *recheck_statement(request_rec *r, jpki_sql_t *db)
+{
+    apr_dbd_prepared_t *st = apr_hash_get(db->dbd->prepared, RECHECK_LABEL, APR_HASH_KEY_STRING);
+    static int warned;
+    int rv;
+    if (st != NULL) {
+        return st;
+    }
+    rv = apr_dbd_prepare(db->dbd->driver, db->dbd->pool, db->dbd->handle, RECHECK_SQL,
+                         RECHECK_LABEL, &st);
+    if (rv != 0) {
+        if (!warned) { /* once per process: an upgrade note, not an outage */
+            warned = 1;
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          JPKI_LOGNO(1331) "no re-check results: cannot prepare the jpki_recheck "
+                                           "query (add the table: docs/accounts.md "
+                                           "\"Upgrading\"): %s",
+                          apr_dbd_error(db->dbd->driver, db->dbd->handle, rv));
+        }
+        return NULL;
+    }
+    apr_hash_set(db->dbd->prepared, RECHECK_LABEL, APR_HASH_KEY_STRING, st);
+    return st;
+}
+
+apr_status_t jpki_sql_recheck(request_rec *r, jpki_sql_t *db, const char *account,
+                              const char **category, const char **at)
+{
+    apr_dbd_prepared_t *st = recheck_statement(r, db);
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv, n = 0;
+    *category = *at = NULL;
+    if (st == NULL) {
+        return APR_ENOENT;
+    }
+    rv = apr_dbd_pvselect(db->dbd->driver, r->pool, db->dbd->handle, &res, st, 0, account);
+    if (rv != 0) {
+        /* e.g. PostgreSQL restarted and forgot the statement: prepare it anew next time */
+        apr_hash_set(db->dbd->prepared, RECHECK_LABEL, APR_HASH_KEY_STRING, NULL);
+    }
+    while (rv == 0 && apr_dbd_get_row(db->dbd->driver, r->pool, res, &row, -1) == 0) {
+        const char *c = apr_dbd_get_entry(db->dbd->driver, row, 0);
+        const char *t = apr_dbd_get_entry(db->dbd->driver, row, 1);
+        if (n++ == 0 && c != NULL && t != NULL) {
+            *category = apr_pstrdup(r->pool, c);
+            *at = apr_pstrdup(r->pool, t);
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  JPKI_LOGNO(1330) "account sql: statement=recheck rv=%d rows=%d", rv, n);
+    return rv == 0 ? APR_SUCCESS : APR_EGENERAL;
+}

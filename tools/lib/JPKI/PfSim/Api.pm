@@ -126,8 +126,7 @@ sub check_user ($ctx, $in) {
     # The latest is one that no other serial names as its predecessor.
     my $certs = $ctx->{store}->certificates;
     my %by_serial = map { $_->{serial} => $_ } values %$certs;
-    my %known = map { $_ => 1 } keys %{ $s->{users} }, %{ $s->{predecessors} }, keys %by_serial;  # both ends of links
-    my @mine = grep { $ctx->{state}->user_id_for($_) eq $uid } keys %known;
+    my @mine = @{ user_index($ctx, $s, \%by_serial)->{$uid} // [] };
     @mine or fail('not_found', "no user with id $uid");
     my %older = map { $_ => 1 } grep { defined } map { $s->{predecessors}{$_} } @mine;
     my @latest = grep { !$older{$_} } @mine;
@@ -138,7 +137,22 @@ sub check_user ($ctx, $in) {
               : $s->{revoked}{$serial}  ? 'STATE_REVOKED'
               : $by_serial{$serial} && ($by_serial{$serial}{not_after} // '9') lt rfc3339() ? 'STATE_EXPIRED'
               :                           'STATE_GOOD';
-    return { user => { id => $uid }, certificateState => $state, latestCertificateSerial => $serial };
+    my %out = (user => { id => $uid }, certificateState => $state, latestCertificateSerial => $serial);
+    $out{revocationReason} = $s->{revoked}{$serial}{reason} if $state eq 'STATE_REVOKED';   # as in certificateStatus
+    return \%out;
+}
+
+# user id -> its serials, built once per version of the state file and of the
+# stored certificates (so a check is not linear in the number of users).
+sub user_index ($ctx, $s, $by_serial) {
+    my $st = $ctx->{state};
+    my $key = join '|', $st->stamp, scalar keys %$by_serial;
+    return $st->{user_index}{idx} if ($st->{user_index}{key} // '') eq $key;
+    my %known = map { $_ => 1 } keys %{ $s->{users} }, %{ $s->{predecessors} }, keys %$by_serial;  # both ends of links
+    my %idx;
+    push @{ $idx{ $st->user_id_for($_) } }, $_ for keys %known;
+    $st->{user_index} = { key => $key, idx => \%idx };
+    return \%idx;
 }
 
 # ---------------------------------------------------------------- answers
