@@ -8,6 +8,7 @@
 #include "web/jpki_web.h"
 #include "infra/jpki_http_json.h"
 #include "infra/jpki_metrics.h"
+#include "steps/status/jpki_status.h"
 
 #include "apr_strings.h"
 
@@ -110,6 +111,7 @@ static int send_json(request_rec *r, const jpki_metrics_snapshot_t *m)
     json_object_set_new(x, "auth", json_integer(jpki_metrics_fee(r->server, "auth")));
     json_object_set_new(x, "sign", json_integer(jpki_metrics_fee(r->server, "sign")));
     json_object_set_new(o, "fees_yen", x);
+    json_object_set_new(o, "crl_indexes", jpki_status_crl_report(r));
     json_object_set_new(o, "spoofed_headers_removed", u64(m->scrubbed));
     x = json_object();
     json_object_set_new(x, "lines", u64(m->audit_lines));
