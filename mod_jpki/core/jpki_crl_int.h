@@ -24,4 +24,7 @@ struct jpki_crl_build_t {
     int finished;
 };
 
+/* The index header of a finished build (JPKI_CRL_HEADER_LEN bytes). */
+void jpki_crl_header_encode(const jpki_crl_build_t *b, unsigned char *h);
+
 #endif

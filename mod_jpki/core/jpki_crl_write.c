@@ -68,7 +68,7 @@ static void put_u(unsigned char *p, apr_uint64_t v, int n)
     }
 }
 
-static void header_of(const jpki_crl_build_t *b, unsigned char *h)
+void jpki_crl_header_encode(const jpki_crl_build_t *b, unsigned char *h)
 {
     memset(h, 0, JPKI_CRL_HEADER_LEN);
     memcpy(h, JPKI_CRL_MAGIC, 8);
@@ -137,7 +137,7 @@ const char *jpki_crl_build_write(jpki_crl_build_t *b, const char *dir, int force
     if (!force && (err = not_older(b, final)) != NULL) {
         return err;
     }
-    header_of(b, h);
+    jpki_crl_header_encode(b, h);
     tmp = apr_pstrcat(b->p, dir, "/.", kid, JPKI_CRL_SUFFIX, ".XXXXXX", NULL);
     if ((fd = mkstemp(tmp)) < 0) {
         return apr_psprintf(b->p, "cannot create a file in %s: %s", dir, strerror(errno));
