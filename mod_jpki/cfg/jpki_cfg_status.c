@@ -380,16 +380,15 @@ static const char *load_signers(apr_pool_t *p, server_rec *s, jpki_status_cfg_t 
 static void make_source_id(apr_pool_t *p, jpki_status_cfg_t *sc, int provider)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    const char *s = apr_pstrcat(
-        p,
-        provider == JPKI_STATUS_PROVIDER_PLATFORM ? "platform|"
-        : provider == JPKI_STATUS_PROVIDER_CRL    ? "crl|"
-                                                  : "ocsp|",
-        provider == JPKI_STATUS_PROVIDER_PLATFORM ? sc->pf_url
-        : provider == JPKI_STATUS_PROVIDER_CRL    ? sc->crl_dir
-                                                  : sc->ocsp_url,
-        "|",
-        sc->pf_ca ? sc->pf_ca : "-", "|", sc->pf_check_method == 1 ? "crl" : "ocsp", NULL);
+    const char *s = apr_pstrcat(p,
+                                provider == JPKI_STATUS_PROVIDER_PLATFORM ? "platform|"
+                                : provider == JPKI_STATUS_PROVIDER_CRL    ? "crl|"
+                                                                          : "ocsp|",
+                                provider == JPKI_STATUS_PROVIDER_PLATFORM ? sc->pf_url
+                                : provider == JPKI_STATUS_PROVIDER_CRL    ? sc->crl_dir
+                                                                          : sc->ocsp_url,
+                                "|", sc->pf_ca ? sc->pf_ca : "-", "|",
+                                sc->pf_check_method == 1 ? "crl" : "ocsp", NULL);
     SHA256((const unsigned char *)s, strlen(s), md);
     sc->source_id = jpki_util_hex(p, md, 8);
 }
@@ -405,11 +404,31 @@ static const char *crl_dir_problem(apr_pool_t *ptemp, const jpki_status_cfg_t *s
     }
     if ((rv = apr_dir_open(&d, sc->crl_dir, ptemp)) != APR_SUCCESS) {
         char buf[120];
-        return apr_psprintf(ptemp, "JPKICRLIndexDir %s: not a readable directory (%s)",
-                            sc->crl_dir, apr_strerror(rv, buf, sizeof(buf)));
+        return apr_psprintf(ptemp, "JPKICRLIndexDir %s: not a readable directory (%s)", sc->crl_dir,
+                            apr_strerror(rv, buf, sizeof(buf)));
     }
     apr_dir_close(d);
     return NULL;
+}
+
+/* Startup: say which roots have no index yet (not fatal: the indexer may
+ * run after httpd; until then those roots' certificates get no answer). */
+static void crl_dir_warn(apr_pool_t *ptemp, server_rec *vs, const jpki_srv_cfg_t *c)
+{
+    const jpki_status_cfg_t *sc = c->status_cfg;
+    int i;
+    for (i = 0; c->trust && i < c->trust->anchors->nelts; i++) {
+        const jpki_anchor_t *a = &APR_ARRAY_IDX(c->trust->anchors, i, jpki_anchor_t);
+        const char *f =
+            a->key_id ? apr_pstrcat(ptemp, sc->crl_dir, "/", a->key_id, ".crlidx", NULL) : NULL;
+        if (f != NULL && !readable(ptemp, f)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
+                         JPKI_LOGNO(1303) "JPKICRLIndexDir %s has no index for the root %s "
+                                          "(%s): its certificates get no status answer until "
+                                          "jpki-crl-index writes %s",
+                         sc->crl_dir, a->key_id, a->file ? a->file : "JPKITrustedCA", f);
+        }
+    }
 }
 
 /* A host with a status provider but no JPKITrustedCA: usually the provider
@@ -487,6 +506,9 @@ int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
             return no_trust(ptemp, vs, c);
         }
         make_source_id(pconf, sc, c->status_provider);
+        if (c->status_provider == JPKI_STATUS_PROVIDER_CRL) {
+            crl_dir_warn(ptemp, vs, c);
+        }
     }
     return OK;
 }

@@ -100,8 +100,8 @@ const char *jpki_status_set_crl_dir(cmd_parms *cmd, void *dc, const char *dir, c
         AP_INIT_TAKE12("JPKIStatusBreaker", jpki_status_set_breaker, NULL, RSRC_CONF,              \
                        "Consecutive failures that open the circuit breaker and its back-off "      \
                        "seconds (default 5 30), or off"),                                          \
-        AP_INIT_TAKE12("JPKICRLIndexDir", jpki_status_set_crl_dir, NULL, RSRC_CONF,                 \
-                       "Directory of the CRL indexes jpki-crl-index writes, and the seconds "     \
+        AP_INIT_TAKE12("JPKICRLIndexDir", jpki_status_set_crl_dir, NULL, RSRC_CONF,                \
+                       "Directory of the CRL indexes jpki-crl-index writes, and the seconds "      \
                        "between checks for a new index (default 1) (JPKIStatusProvider crl)")
 
 /* HTTP settings with defaults applied. */

@@ -95,9 +95,10 @@ const char *jpki_scope_describe(apr_pool_t *p, const jpki_srv_cfg_t *c)
         sorted_join(p, c->sign_policies),
         (c->status_provider >= 0 && c->status_provider <= 3) ? providers[c->status_provider]
                                                              : "unset",
-        sc && sc->pf_url ? sc->pf_url : "-", sc && sc->ocsp_url ? sc->ocsp_url : "-", sc && sc->crl_dir ? sc->crl_dir : "-",
-        sc && sc->fail_mode == 1 ? "grace" : "closed", a ? (int)a->store : -1,
-        a ? (int)a->unknown : -1, a ? a->match_user : -1, a ? sql_desc(p, a) : "-");
+        sc && sc->pf_url ? sc->pf_url : "-", sc && sc->ocsp_url ? sc->ocsp_url : "-",
+        sc && sc->crl_dir ? sc->crl_dir : "-", sc && sc->fail_mode == 1 ? "grace" : "closed",
+        a ? (int)a->store : -1, a ? (int)a->unknown : -1, a ? a->match_user : -1,
+        a ? sql_desc(p, a) : "-");
 }
 
 /* "ServerName:port": the same on every server of a cluster. */

@@ -266,8 +266,8 @@ static X509 *find_signer(const jpki_crl_build_t *b, const crl_parts_t *c,
     }
     if (named) {
         *err = *err && strstr(*err, "cRLSign") ? *err
-                                                : "signature does not verify with the root's key "
-                                                  "(wrong signer, forged root or damaged CRL)";
+                                               : "signature does not verify with the root's key "
+                                                 "(wrong signer, forged root or damaged CRL)";
     }
     return NULL;
 }
@@ -427,11 +427,14 @@ static const char *add_parsed(jpki_crl_build_t *b, const crl_parts_t *c)
 const char *jpki_crl_build_add(jpki_crl_build_t *b, const unsigned char *buf, apr_size_t len)
 {
     unsigned char *pem;
-    const unsigned char *der = der_of(buf, &len, &pem);
+    const unsigned char *der;
     crl_parts_t c;
     const char *err;
 
-    if (der == NULL) {
+    if (b->finished) {
+        return "the index is already finished";
+    }
+    if ((der = der_of(buf, &len, &pem)) == NULL) {
         return "not a PEM X509 CRL";
     }
     err = parse_crl(der, len, &c);

@@ -35,7 +35,8 @@ const char *jpki_crl_build_finish(jpki_crl_build_t *b, jpki_crl_info_t *info)
     }
     for (i = 0; i < b->n; i++) { /* one entry per serial (partitions may overlap) */
         const unsigned char *e = b->ent + i * JPKI_CRL_ENTRY_LEN;
-        if (out > 0 && memcmp(b->ent + (out - 1) * JPKI_CRL_ENTRY_LEN, e, JPKI_CRL_SERIAL_LEN) == 0) {
+        if (out > 0 &&
+            memcmp(b->ent + (out - 1) * JPKI_CRL_ENTRY_LEN, e, JPKI_CRL_SERIAL_LEN) == 0) {
             continue;
         }
         if (out != i) {
@@ -119,8 +120,7 @@ static const char *not_older(const jpki_crl_build_t *b, const char *path)
     return NULL;
 }
 
-const char *jpki_crl_build_write(jpki_crl_build_t *b, const char *dir, int force,
-                                 const char **path)
+const char *jpki_crl_build_write(jpki_crl_build_t *b, const char *dir, int force, const char **path)
 {
     unsigned char h[JPKI_CRL_HEADER_LEN];
     jpki_crl_info_t info;

@@ -14,7 +14,7 @@ use POSIX qw(strftime);
 use JPKITest;
 use JPKIStatus;
 
-plan tests => 61;
+plan tests => 68;
 
 my $vars = Apache::Test::vars();
 my $logs = $vars->{t_logs};
@@ -234,6 +234,26 @@ is vlogin(ua(), 'jpki_crl', 'auth-rev-superseded')->code, 200, 'CRL without the 
 install($full);
 is json_of(vlogin(ua(), 'jpki_crl', 'auth-rev-superseded'))->{error}, 'cert_revoked_superseded',
     'after the swap to a CRL that lists it: refused at the next request';
+
+# ---- sessions: the liveness re-check reads the new index ---------------------
+install($nosup);
+my $sess = ua();
+is vlogin($sess, 'jpki_crl', 'auth-rev-superseded')->code, 200, 'session: login while not listed';
+is vget($sess, 'jpki_crl', '/protected/env')->code, 200, 'session: protected page';
+install($full);
+sleep 3;    # JPKIStatusCacheTTL 2
+$mark = error_log_mark();
+$res = vget($sess, 'jpki_crl', '/protected/env', Accept => 'application/json');
+is json_of($res)->{error}, 'cert_revoked_superseded', 'after the TTL the session ends with the reason code';
+my $log = error_log_since($mark);
+like $log, qr/JPKI0514: session \w+ ended: code=cert_revoked_superseded/, '... logged';
+like $log, qr/audit: \{(?=[^\n]*"event":"status_call")(?=[^\n]*"purpose":"liveness_check")(?=[^\n]*"provider":"crl")(?=[^\n]*"result":"revoked")/,
+    '... audited as a liveness_check of the crl provider';
+
+# ---- Prometheus -----------------------------------------------------------------
+my $prom = vget(ua(), 'jpki_crl', '/jpki-status?format=prometheus')->content;
+like $prom, qr/^jpki_crl_index_entries\{issuer_key_id="\Q$kid\E"\} 6$/m, 'Prometheus: entries of the index';
+like $prom, qr/^jpki_crl_index_current\{issuer_key_id="\Q$kid\E"\} 1$/m, 'Prometheus: current';
 
 # ---- configuration errors name the directive --------------------------------
 my $trust = 'JPKITrustedCA ' . pki('trust-all.pem');

@@ -58,8 +58,8 @@ static size_t put_len(unsigned char *p, size_t n)
 /* SEQUENCE { tbs, sha256WithRSAEncryption, BIT STRING signature } */
 static unsigned char *wrap(apr_pool_t *p, const uint8_t *tbs, size_t n, size_t *out_len)
 {
-    static const unsigned char alg[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
-                                        0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
+    static const unsigned char alg[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                        0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
     unsigned char sig[1024], *out, bs[8];
     size_t siglen = sizeof(sig), body, k, o = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();

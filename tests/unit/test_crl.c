@@ -50,8 +50,8 @@ typedef struct {
     const char *signer; /* e.g. "auth-root-g1": .crt and .key */
     long last, next;    /* seconds from now; next 0 = no nextUpdate */
     int aki, delta, negative, indirect;
-    int n;              /* entries: serial i*7+1, reason i % 11 (not 7) */
-    long base;          /* serial offset */
+    int n;     /* entries: serial i*7+1, reason i % 11 (not 7) */
+    long base; /* serial offset */
 } crl_spec_t;
 
 static void add_entry(X509_CRL *crl, long serial, int reason, const crl_spec_t *s)
@@ -287,11 +287,14 @@ START_TEST(empty_crl_and_pem)
     crl = d2i_X509_CRL(NULL, &p, (long)n);
     PEM_write_bio_X509_CRL(mem, crl);
     pn = BIO_get_mem_data(mem, &pem);
+    ck_assert_str_eq(
+        jpki_crl_build_add(b, (const unsigned char *)"-----BEGIN X509 CRL-----\nAA\n", 28),
+        "not a PEM X509 CRL");
     ck_assert_ptr_null(jpki_crl_build_add(b, (unsigned char *)pem, (apr_size_t)pn));
     ck_assert_ptr_null(jpki_crl_build_finish(b, &info));
     ck_assert_int_eq(info.count, 0);
-    ck_assert_str_eq(jpki_crl_build_add(b, (const unsigned char *)"-----BEGIN X509 CRL-----\nAA\n", 28),
-                     "not a PEM X509 CRL");
+    ck_assert_str_eq(jpki_crl_build_add(b, (unsigned char *)pem, (apr_size_t)pn),
+                     "the index is already finished");
     BIO_free(mem);
     X509_CRL_free(crl);
     roots_free(r);
@@ -349,7 +352,8 @@ START_TEST(damaged_crls)
     }
     x = apr_pmemdup(pool, der, n + 1);
     x[n] = 0;
-    ck_assert_str_eq(jpki_crl_build_add(b, x, n + 1), "not a DER CertificateList (or trailing bytes)");
+    ck_assert_str_eq(jpki_crl_build_add(b, x, n + 1),
+                     "not a DER CertificateList (or trailing bytes)");
     x[n / 2] ^= 0x01; /* a flipped bit anywhere: refused */
     ck_assert_ptr_nonnull(jpki_crl_build_add(b, x, n));
     ck_assert_str_eq(jpki_crl_build_finish(b, &info), "no CRL was accepted");
@@ -376,7 +380,8 @@ START_TEST(partitions_merged)
     der = make_crl(&c, &n);
     ck_assert_ptr_null(jpki_crl_build_add(b, der, n));
     der = make_crl(&g2, &n);
-    ck_assert_str_eq(jpki_crl_build_add(b, der, n), "CRLs of different issuers cannot share one index");
+    ck_assert_str_eq(jpki_crl_build_add(b, der, n),
+                     "CRLs of different issuers cannot share one index");
     ck_assert_ptr_null(jpki_crl_build_finish(b, &info));
     ck_assert_int_eq(info.count, 100);
     ck_assert_int_eq(info.ncrls, 3);
@@ -401,7 +406,8 @@ START_TEST(replayed_older_crl)
     b = jpki_crl_build_create(pool, r, apr_time_now(), 300);
     der = make_crl(&older, &n);
     ck_assert_ptr_null(jpki_crl_build_add(b, der, n));
-    ck_assert_pstr_eq(strstr(jpki_crl_build_write(b, dir, 0, &path), "later thisUpdate") ? "x" : NULL, "x");
+    ck_assert_pstr_eq(
+        strstr(jpki_crl_build_write(b, dir, 0, &path), "later thisUpdate") ? "x" : NULL, "x");
     ck_assert_ptr_null(jpki_crl_build_write(b, dir, 1, &path)); /* --force */
     roots_free(r);
     rm_dir(dir);

@@ -155,7 +155,8 @@ static int lookup(const opts_t *o, const char *serial)
     unsigned char *m = map_file(o->lookup, &len), key[JPKI_CRL_SERIAL_LEN];
     jpki_crl_index_t ix;
     int reason;
-    if (m == NULL || jpki_crl_index_open(m, len, &ix) != NULL || !jpki_crl_serial_key(serial, key)) {
+    if (m == NULL || jpki_crl_index_open(m, len, &ix) != NULL ||
+        !jpki_crl_serial_key(serial, key)) {
         fprintf(stderr, "jpki-crl-index: bad index or serial\n");
         return 2;
     }
@@ -163,8 +164,7 @@ static int lookup(const opts_t *o, const char *serial)
         puts("good");
         return 0;
     }
-    printf("revoked %s\n",
-           jpki_reason_from_code(reason == JPKI_CRL_NO_REASON ? 0 : reason));
+    printf("revoked %s\n", jpki_reason_from_code(reason == JPKI_CRL_NO_REASON ? 0 : reason));
     return 0;
 }
 
@@ -182,8 +182,8 @@ static int build(const opts_t *o, int argc, char **argv)
     }
     b = jpki_crl_build_create(o->p, roots, o->at ? o->at : apr_time_now(), o->skew);
     for (i = 0; i < o->urls->nelts + argc; i++) {
-        const char *src = i < o->urls->nelts ? APR_ARRAY_IDX(o->urls, i, const char *)
-                                             : argv[i - o->urls->nelts];
+        const char *src =
+            i < o->urls->nelts ? APR_ARRAY_IDX(o->urls, i, const char *) : argv[i - o->urls->nelts];
         sink_t s = {NULL, 0, 0};
         unsigned char *m = NULL;
         apr_size_t len = 0;
@@ -241,13 +241,21 @@ static long num(const char *s, long min, long max)
 
 static void parse_args(opts_t *o, int *argc, char ***argv)
 {
-    static const struct option lo[] = {
-        {"roots", 1, 0, 'r'},   {"out", 1, 0, 'o'},   {"url", 1, 0, 'u'},
-        {"ca-file", 1, 0, 'c'}, {"connect-timeout", 1, 0, 'C'},
-        {"timeout", 1, 0, 'T'}, {"max-size", 1, 0, 'm'},
-        {"skew", 1, 0, 's'},    {"at", 1, 0, 'a'},    {"force", 0, 0, 'f'},
-        {"quiet", 0, 0, 'q'},   {"show", 1, 0, 'S'},  {"lookup", 1, 0, 'L'},
-        {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
+    static const struct option lo[] = {{"roots", 1, 0, 'r'},
+                                       {"out", 1, 0, 'o'},
+                                       {"url", 1, 0, 'u'},
+                                       {"ca-file", 1, 0, 'c'},
+                                       {"connect-timeout", 1, 0, 'C'},
+                                       {"timeout", 1, 0, 'T'},
+                                       {"max-size", 1, 0, 'm'},
+                                       {"skew", 1, 0, 's'},
+                                       {"at", 1, 0, 'a'},
+                                       {"force", 0, 0, 'f'},
+                                       {"quiet", 0, 0, 'q'},
+                                       {"show", 1, 0, 'S'},
+                                       {"lookup", 1, 0, 'L'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
     const char *err;
     int ch;
     while ((ch = getopt_long(*argc, *argv, "", lo, NULL)) != -1) {
@@ -258,19 +266,44 @@ static void parse_args(opts_t *o, int *argc, char ***argv)
                 exit(2);
             }
             break;
-        case 'o': o->out = optarg; break;
-        case 'u': APR_ARRAY_PUSH(o->urls, const char *) = optarg; break;
-        case 'c': o->ca_file = optarg; break;
-        case 'C': o->connect_s = num(optarg, 1, 600); break;
-        case 'T': o->timeout_s = num(optarg, 1, 3600); break;
-        case 'm': o->max_size = (apr_size_t)num(optarg, 1024, 2000000000) ; break;
-        case 's': o->skew = num(optarg, 0, 86400); break;
-        case 'a': o->at = apr_time_from_sec(apr_atoi64(optarg)); break;
-        case 'f': o->force = 1; break;
-        case 'q': o->quiet = 1; break;
-        case 'S': o->show = optarg; break;
-        case 'L': o->lookup = optarg; break;
-        default: usage();
+        case 'o':
+            o->out = optarg;
+            break;
+        case 'u':
+            APR_ARRAY_PUSH(o->urls, const char *) = optarg;
+            break;
+        case 'c':
+            o->ca_file = optarg;
+            break;
+        case 'C':
+            o->connect_s = num(optarg, 1, 600);
+            break;
+        case 'T':
+            o->timeout_s = num(optarg, 1, 3600);
+            break;
+        case 'm':
+            o->max_size = (apr_size_t)num(optarg, 1024, 2000000000);
+            break;
+        case 's':
+            o->skew = num(optarg, 0, 86400);
+            break;
+        case 'a':
+            o->at = apr_time_from_sec(apr_atoi64(optarg));
+            break;
+        case 'f':
+            o->force = 1;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'S':
+            o->show = optarg;
+            break;
+        case 'L':
+            o->lookup = optarg;
+            break;
+        default:
+            usage();
         }
     }
     *argc -= optind;

@@ -4,7 +4,9 @@
  * process (JPKICache, STATUS namespace), coalescing of concurrent checks
  * of one certificate, a circuit breaker shared through the same cache,
  * and the fail modes. The providers (jpki_status_platform.c,
- * jpki_status_ocsp.c) only talk to their source.
+ * jpki_status_ocsp.c, jpki_status_crl.c) only talk to their source; the
+ * crl provider's answers bypass the cache, coalescing and breaker
+ * (crl_lookup).
  *
  * Cache keys (hashed by jpki_cache.c):
  *   s:<source>:<serial>  the last answer {s,r,t,v,u,c,y,l} (JSON)
@@ -52,9 +54,10 @@ static int call_source(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_sta
     apr_time_t t0 = apr_time_now();
     long ms;
     int ok;
-    jpki_status_call_fn fn = cfg->status_provider == JPKI_STATUS_PROVIDER_OCSP  ? jpki_status_ocsp_call
-                             : cfg->status_provider == JPKI_STATUS_PROVIDER_CRL ? jpki_status_crl_call
-                                                                                : jpki_status_platform_call;
+    jpki_status_call_fn fn =
+        cfg->status_provider == JPKI_STATUS_PROVIDER_OCSP  ? jpki_status_ocsp_call
+        : cfg->status_provider == JPKI_STATUS_PROVIDER_CRL ? jpki_status_crl_call
+                                                           : jpki_status_platform_call;
     ok = fn(r, sc, q, res, &why);
     ms = (long)apr_time_as_msec(apr_time_now() - t0);
     res->checked_at = apr_time_now();

@@ -69,9 +69,9 @@ static int same_file(const crl_map_t *m, const struct stat *st, int exists)
     if (m == NULL || m->exists != exists) {
         return 0;
     }
-    return !exists || (m->dev == st->st_dev && m->ino == st->st_ino && m->fsize == st->st_size &&
-                       m->mtime.tv_sec == st->st_mtim.tv_sec &&
-                       m->mtime.tv_nsec == st->st_mtim.tv_nsec);
+    return !exists ||
+           (m->dev == st->st_dev && m->ino == st->st_ino && m->fsize == st->st_size &&
+            m->mtime.tv_sec == st->st_mtim.tv_sec && m->mtime.tv_nsec == st->st_mtim.tv_nsec);
 }
 
 /* Map and validate path (identity from st). Never NULL unless out of
@@ -155,10 +155,10 @@ static crl_map_t *slot_acquire(request_rec *r, crl_slot_t *sl, apr_time_t interv
     apr_thread_mutex_lock(crl_mutex);
     if (nm != NULL) {
         crl_map_t *old = sl->cur;
-        sl->cur = nm;    /* the slot's reference */
-        nm->refs++;      /* ours */
-        map_unref(old);  /* the slot's reference to the old one */
-        map_unref(m);    /* ours to the old one */
+        sl->cur = nm;   /* the slot's reference */
+        nm->refs++;     /* ours */
+        map_unref(old); /* the slot's reference to the old one */
+        map_unref(m);   /* ours to the old one */
         m = nm;
     }
     sl->loading = 0;
@@ -225,7 +225,8 @@ void jpki_status_crl_child_init(apr_pool_t *p, server_rec *s)
     apr_thread_mutex_create(&crl_mutex, APR_THREAD_MUTEX_DEFAULT, p);
     for (vs = s; vs != NULL; vs = vs->next) {
         jpki_srv_cfg_t *c = jpki_srv_cfg(vs);
-        if (c->status_provider == JPKI_STATUS_PROVIDER_CRL && ((jpki_status_cfg_t *)c->status_cfg)->crl_dir != NULL) {
+        if (c->status_provider == JPKI_STATUS_PROVIDER_CRL &&
+            ((jpki_status_cfg_t *)c->status_cfg)->crl_dir != NULL) {
             add_slots(p, vs, ((jpki_status_cfg_t *)c->status_cfg)->crl_dir, c->trust);
         }
     }
@@ -236,9 +237,8 @@ void jpki_status_crl_child_init(apr_pool_t *p, server_rec *s)
 
 static crl_slot_t *slot_of(const jpki_status_cfg_t *sc, const char *kid)
 {
-    apr_hash_t *kids = crl_dirs && sc->crl_dir
-                           ? apr_hash_get(crl_dirs, sc->crl_dir, APR_HASH_KEY_STRING)
-                           : NULL;
+    apr_hash_t *kids =
+        crl_dirs && sc->crl_dir ? apr_hash_get(crl_dirs, sc->crl_dir, APR_HASH_KEY_STRING) : NULL;
     return kids && kid ? apr_hash_get(kids, kid, APR_HASH_KEY_STRING) : NULL;
 }
 
@@ -263,12 +263,13 @@ static int answer(request_rec *r, const jpki_status_cfg_t *sc, const crl_map_t *
     /* not listed, but the index is not current: no answer; GOOD with
      * valid_until tells jpki_status.c how old it is (grace mode) */
     res->error = "crl_expired";
-    *why = apr_psprintf(r->pool,
-                        "CRL index of issuer %s is not current: nextUpdate %s passed %" APR_TIME_T_FMT
-                        " s ago (thisUpdate %s); run jpki-crl-index",
-                        m->ix.info.issuer_key_id, jpki_util_time_iso(r->pool, m->ix.info.next_update),
-                        apr_time_sec(now - m->ix.info.next_update),
-                        jpki_util_time_iso(r->pool, m->ix.info.this_update));
+    *why =
+        apr_psprintf(r->pool,
+                     "CRL index of issuer %s is not current: nextUpdate %s passed %" APR_TIME_T_FMT
+                     " s ago (thisUpdate %s); run jpki-crl-index",
+                     m->ix.info.issuer_key_id, jpki_util_time_iso(r->pool, m->ix.info.next_update),
+                     apr_time_sec(now - m->ix.info.next_update),
+                     jpki_util_time_iso(r->pool, m->ix.info.this_update));
     return 0;
 }
 
@@ -326,7 +327,7 @@ json_t *jpki_status_crl_report(request_rec *r)
         int fd = open(sl->path, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd >= 0 ? read(fd, h, sizeof(h)) : -1;
         const char *err = n == (ssize_t)sizeof(h) ? jpki_crl_header_parse(h, sizeof(h), &info)
-                                                   : (fd < 0 ? "no index file" : "truncated header");
+                                                  : (fd < 0 ? "no index file" : "truncated header");
         if (fd >= 0) {
             close(fd);
         }
@@ -334,11 +335,21 @@ json_t *jpki_status_crl_report(request_rec *r)
         if (err != NULL) {
             json_object_set_new(o, "error", json_string(err));
         } else {
-            json_object_set_new(o, "this_update", json_string(jpki_util_time_iso(r->pool, info.this_update)));
-            json_object_set_new(o, "next_update", json_string(jpki_util_time_iso(r->pool, info.next_update)));
+            json_object_set_new(o, "this_update",
+                                json_string(jpki_util_time_iso(r->pool, info.this_update)));
+            json_object_set_new(o, "next_update",
+                                json_string(jpki_util_time_iso(r->pool, info.next_update)));
+            json_object_set_new(o, "this_update_unix",
+                                json_integer(apr_time_sec(info.this_update)));
+            json_object_set_new(o, "next_update_unix",
+                                json_integer(apr_time_sec(info.next_update)));
             json_object_set_new(o, "entries", json_integer((json_int_t)info.count));
-            json_object_set_new(o, "age_seconds", json_integer((json_int_t)apr_time_sec(now - info.this_update)));
-            json_object_set_new(o, "current", json_boolean(now <= info.next_update + apr_time_from_sec(jpki_cfg_status_ocsp_skew(sc))));
+            json_object_set_new(o, "age_seconds",
+                                json_integer((json_int_t)apr_time_sec(now - info.this_update)));
+            json_object_set_new(
+                o, "current",
+                json_boolean(now <=
+                             info.next_update + apr_time_from_sec(jpki_cfg_status_ocsp_skew(sc))));
         }
         json_array_append_new(arr, o);
     }
