@@ -220,12 +220,31 @@ if (!$swapper) {
     until (-e $stop) { install($i++ % 2 ? $full : $full2) }
     exit 0;
 }
-my %got;
-$got{ vlogin(ua(), 'jpki_crl', 'auth-rev-superseded')->code }++ for 1 .. 60;
+# 4 concurrent clients, 20 logins each (requests of one child overlap a swap)
+my @clients;
+for my $c (1 .. 4) {
+    my $pid = fork // die;
+    if (!$pid) {
+        my %mine;
+        $mine{ vlogin(ua(), 'jpki_crl', 'auth-rev-superseded')->code }++ for 1 .. 20;
+        open my $o, '>', "$dir/client$c" or die;
+        print $o join(' ', %mine), "\n";
+        close $o;
+        exit 0;
+    }
+    push @clients, $pid;
+}
+waitpid $_, 0 for @clients;
 open my $s, '>', $stop;
 close $s;
 waitpid $swapper, 0;
-is_deeply \%got, { 403 => 60 }, 'swap between two CRLs that revoke the card: 60 of 60 refused, none passed or 503'
+my %got;
+for my $c (1 .. 4) {
+    open my $i, '<', "$dir/client$c" or next;
+    my %m = split ' ', scalar <$i>;
+    $got{$_} += $m{$_} for keys %m;
+}
+is_deeply \%got, { 403 => 80 }, 'swap between two CRLs that revoke the card, 4 clients: 80 of 80 refused, none passed or 503'
     or diag explain \%got;
 
 # a swap from a CRL without the serial to one with it: refused from then on
