@@ -53,9 +53,12 @@ sub gencrl {
     close $c;
     my @t = map { defined $o{$_} ? ("-crl_${_}update", strftime('%Y%m%d%H%M%SZ', gmtime $o{$_})) : () }
         qw(last next);
-    system('openssl', 'ca', '-gencrl', '-batch', '-config', "$dir/$name.cnf",
-        '-keyfile', pki("$signer.key"), '-cert', pki("$signer.crt"), @t,
-        '-out', "$dir/$name.pem") == 0 or die "openssl ca -gencrl $name failed";
+    open my $save, '>&', \*STDERR or die;
+    open STDERR, '>', "$dir/$name.log" or die;    # "Using configuration from ..."
+    my $rc = system('openssl', 'ca', '-gencrl', '-batch', '-config', "$dir/$name.cnf",
+        '-keyfile', pki("$signer.key"), '-cert', pki("$signer.crt"), @t, '-out', "$dir/$name.pem");
+    open STDERR, '>&', $save or die;
+    $rc == 0 or die "openssl ca -gencrl $name failed: " . `cat $dir/$name.log`;
     return "$dir/$name.pem";
 }
 
