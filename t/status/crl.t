@@ -14,7 +14,7 @@ use POSIX qw(strftime);
 use JPKITest;
 use JPKIStatus;
 
-plan tests => 68;
+plan tests => 74;
 
 my $vars = Apache::Test::vars();
 my $logs = $vars->{t_logs};
@@ -160,6 +160,27 @@ for my $b (@bad) {
 }
 is json_of(vlogin(ua(), 'jpki_crl', 'auth-rev-hold'))->{error}, 'cert_revoked_hold',
     'the live index still answers';
+
+# ---- fetched over HTTPS (libcurl): this test server serves the CRL ------------
+{
+    my $htdocs = "$vars->{documentroot}/crl-test-$$.crl";
+    copy("$dir/full.pem", $htdocs) or die;
+    my $url = ssl_url("/crl-test-$$.crl", 'jpki_crl');
+    my $ca = JPKITest::ca_file();
+    unlink "$dir/out/$kid.crlidx";
+    my $out = `$tool --roots @{[pki('trust-all.pem')]} --out $dir/out --url $url --ca-file $ca --timeout 20 2>&1`;
+    is $? >> 8, 0, '--url: fetched over HTTPS and indexed' or diag $out;
+    like `$tool --show $dir/out/$kid.crlidx`, qr/^entries 6$/m, '--url: the index has the 6 entries';
+    $out = `$tool --roots @{[pki('trust-all.pem')]} --out $dir/out --url $url --ca-file $ca --max-size 1024 2>&1`;
+    is $? >> 8, 2, '--url: a CRL over --max-size is not read (exit 2)';
+    like $out, qr/fetch failed/, '... fetch failed';
+    (my $plain = $url) =~ s/^https:/http:/;
+    $out = `$tool --roots @{[pki('trust-all.pem')]} --out $dir/out --url $plain 2>&1`;
+    is $? >> 8, 2, '--url: plain http is refused';
+    $out = `$tool --roots @{[pki('trust-all.pem')]} --out $dir/out --url $url --ca-file @{[pki('server-ca.crt')]} 2>&1`;
+    is $? >> 8, 2, '--url: a server the CA file does not vouch for is refused';
+    unlink $htdocs;
+}
 
 # ---- expired index: closed 503, grace within its window ----------------------
 install($exp_recent);
