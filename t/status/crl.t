@@ -14,7 +14,7 @@ use POSIX qw(strftime);
 use JPKITest;
 use JPKIStatus;
 
-plan tests => 74;
+plan tests => 76;
 
 my $vars = Apache::Test::vars();
 my $logs = $vars->{t_logs};
@@ -305,3 +305,7 @@ isnt $rc, 0, 'crl without JPKICRLIndexDir: httpd -t fails';
 like $out, qr/JPKICRLIndexDir is required with JPKIStatusProvider crl/, '... naming JPKICRLIndexDir';
 ($rc, $out) = httpd_configtest("$trust\nJPKIStatusProvider crl\nJPKICRLIndexDir /nonexistent/crl");
 like $out, qr/JPKICRLIndexDir \/nonexistent\/crl: not a readable directory/, 'unreadable directory named';
+my $empty = tempdir(CLEANUP => 1);
+($rc, $out) = httpd_configtest("$trust\nJPKIStatusProvider crl\nJPKICRLIndexDir $empty");
+is $rc, 0, 'an empty index directory is not fatal (the indexer may run later)';
+like $out, qr/JPKI1303: JPKICRLIndexDir \Q$empty\E has no index for the root \Q$kid\E/, '... but each root without an index is warned about';
