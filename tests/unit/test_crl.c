@@ -21,6 +21,7 @@
 
 #include "unit.h"
 #include "core/jpki_crl.h"
+#include "core/jpki_crl_map.h"
 
 #define ROOT_KID "18f9b50cb735891ae54b9abfe89a248dd8ecf0d4" /* checked in setup */
 
@@ -476,6 +477,123 @@ START_TEST(damaged_index)
 }
 END_TEST
 
+/* ---------------------------------------------------- mappings, swaps -- */
+
+/* Lines of /proc/self/maps that map path (a replaced file shows as
+ * "path (deleted)"). */
+static int mappings_of(const char *path)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[4096];
+    int n = 0;
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f)) {
+        n += strstr(line, path) != NULL;
+    }
+    fclose(f);
+    return n;
+}
+
+static int listed(const jpki_crl_map_t *m, long serial)
+{
+    unsigned char key[JPKI_CRL_SERIAL_LEN];
+    char hex[32];
+    int reason;
+    snprintf(hex, sizeof(hex), "%lx", serial);
+    ck_assert(jpki_crl_serial_key(hex, key));
+    return jpki_crl_index_lookup(&m->ix, key, &reason);
+}
+
+START_TEST(swap_keeps_readers_mapping)
+{
+    crl_spec_t a = {"auth-root-g1", -120, 86400, 1, 0, 0, 0, 20, 0};
+    crl_spec_t b = {"auth-root-g1", -60, 86400, 1, 0, 0, 0, 20, 1000};
+    const char *dir = tmpdir(), *path;
+    jpki_crl_info_t info;
+    apr_thread_mutex_t *mu;
+    jpki_crl_slot_t *sl;
+    jpki_crl_map_t *m1, *m2, *m3;
+    const jpki_crl_map_t *loaded;
+    apr_time_t now = apr_time_now();
+
+    ck_assert_int_eq(apr_thread_mutex_create(&mu, APR_THREAD_MUTEX_DEFAULT, pool), APR_SUCCESS);
+    path = write_index(&a, dir, &info);
+    sl = jpki_crl_slot_create(pool, path, ROOT_KID, now);
+    ck_assert_ptr_nonnull(sl->cur->addr);
+    /* a reader holds the first index */
+    m1 = jpki_crl_slot_acquire(sl, mu, now, apr_time_from_sec(1), &loaded);
+    ck_assert_ptr_null(loaded);
+    ck_assert(listed(m1, 1) && !listed(m1, 1001));
+    /* the indexer replaces it (rename); within the interval nothing is looked at */
+    write_index(&b, dir, &info);
+    m2 = jpki_crl_slot_acquire(sl, mu, now, apr_time_from_sec(1), &loaded);
+    ck_assert_ptr_eq(m2, m1);
+    jpki_crl_slot_release(m2, mu);
+    /* after the interval the next reader maps the new one */
+    m2 = jpki_crl_slot_acquire(sl, mu, now + apr_time_from_sec(1), apr_time_from_sec(1), &loaded);
+    ck_assert_ptr_nonnull(loaded);
+    ck_assert_ptr_ne(m2, m1);
+    ck_assert(listed(m2, 1001) && !listed(m2, 1));
+    ck_assert_ptr_eq(sl->cur, m2);
+    /* the first reader's index is still mapped and answers as before */
+    ck_assert_int_eq(mappings_of(apr_pstrcat(pool, path, " (deleted)", NULL)), 1);
+    ck_assert(listed(m1, 1) && !listed(m1, 1001));
+    /* and is unmapped when that reader is done, not before */
+    jpki_crl_slot_release(m1, mu);
+    ck_assert_int_eq(mappings_of(apr_pstrcat(pool, path, " (deleted)", NULL)), 0);
+    ck_assert_int_eq(mappings_of(path), 1);
+    /* unchanged file: no reload */
+    m3 = jpki_crl_slot_acquire(sl, mu, now + apr_time_from_sec(5), apr_time_from_sec(1), &loaded);
+    ck_assert_ptr_null(loaded);
+    ck_assert_ptr_eq(m3, m2);
+    jpki_crl_slot_release(m3, mu);
+    jpki_crl_slot_release(m2, mu);
+    jpki_crl_slot_destroy(sl);
+    ck_assert_int_eq(mappings_of(path), 0);
+    rm_dir(dir);
+}
+END_TEST
+
+START_TEST(swap_to_damaged_or_missing)
+{
+    crl_spec_t a = {"auth-root-g1", -120, 86400, 1, 0, 0, 0, 20, 0};
+    const char *dir = tmpdir(), *path;
+    jpki_crl_info_t info;
+    apr_thread_mutex_t *mu;
+    jpki_crl_slot_t *sl;
+    jpki_crl_map_t *m;
+    const jpki_crl_map_t *loaded;
+    apr_time_t now = apr_time_now();
+    FILE *f;
+
+    ck_assert_int_eq(apr_thread_mutex_create(&mu, APR_THREAD_MUTEX_DEFAULT, pool), APR_SUCCESS);
+    sl = jpki_crl_slot_create(pool, apr_pstrcat(pool, dir, "/" ROOT_KID JPKI_CRL_SUFFIX, NULL),
+                              ROOT_KID, now);
+    ck_assert_ptr_null(sl->cur->addr); /* no file yet */
+    ck_assert(!sl->cur->exists);
+    path = write_index(&a, dir, &info);
+    m = jpki_crl_slot_acquire(sl, mu, now, 0, &loaded);
+    ck_assert_ptr_nonnull(m->addr);
+    jpki_crl_slot_release(m, mu);
+    /* damaged in place (same inode, new size/mtime): no index, not an empty one */
+    f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(ftruncate(fileno(f), JPKI_CRL_HEADER_LEN + 5), 0);
+    fclose(f);
+    m = jpki_crl_slot_acquire(sl, mu, now + 1, 0, &loaded);
+    ck_assert_ptr_null(m->addr);
+    ck_assert_pstr_eq(strstr(m->bad, "size does not match") ? "x" : NULL, "x");
+    jpki_crl_slot_release(m, mu);
+    unlink(path);
+    m = jpki_crl_slot_acquire(sl, mu, now + 2, 0, &loaded);
+    ck_assert_ptr_null(m->addr);
+    ck_assert(!m->exists);
+    jpki_crl_slot_release(m, mu);
+    jpki_crl_slot_destroy(sl);
+    rm_dir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jpki_crl");
@@ -490,5 +608,8 @@ int main(void)
     tcase_add_test(tc, replayed_older_crl);
     tc = unit_tcase(s, "index", 60);
     tcase_add_test(tc, damaged_index);
+    tc = unit_tcase(s, "map", 60);
+    tcase_add_test(tc, swap_keeps_readers_mapping);
+    tcase_add_test(tc, swap_to_damaged_or_missing);
     return unit_run(s);
 }

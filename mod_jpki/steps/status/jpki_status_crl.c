@@ -4,7 +4,7 @@
  * in core/jpki_crl.h). Each child maps the files read-only and looks a
  * serial up by binary search, without allocating.
  *
- * Swapping: the indexer renames a complete new file over the old one. A
+ * Swapping (core/jpki_crl_map.c): the indexer renames a complete new file over the old one. A
  * request stats the file at most every JPKICRLIndexDir interval seconds;
  * when the inode, size or mtime changed, that one request maps and
  * validates the new file (O(n), outside the lock) while the others keep
@@ -17,161 +17,34 @@
  */
 #include "steps/status/jpki_status.h"
 #include "cfg/jpki_cfg_status.h"
-#include "core/jpki_crl.h"
+#include "core/jpki_crl_map.h"
 #include "core/jpki_util.h"
 
 #include <apr_thread_mutex.h>
 #include <jansson.h>
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct crl_map_t {
-    unsigned char *addr; /* NULL when missing or corrupt */
-    apr_size_t size;
-    jpki_crl_index_t ix;
-    const char *bad; /* why there is no index (static text), or NULL */
-    dev_t dev;
-    ino_t ino;
-    struct timespec mtime;
-    off_t fsize;
-    int exists;
-    int refs; /* the slot's own reference + requests reading it */
-} crl_map_t;
-
-typedef struct crl_slot_t {
-    char *path;
-    char *kid;
-    crl_map_t *cur;
-    apr_time_t checked;
-    int loading;
-} crl_slot_t;
-
 static apr_thread_mutex_t *crl_mutex;
-static apr_hash_t *crl_dirs; /* dir -> (issuer key id -> crl_slot_t) */
+static apr_hash_t *crl_dirs; /* dir -> (issuer key id -> jpki_crl_slot_t) */
 
-/* --------------------------------------------------------- mappings -- */
-
-static void map_unref(crl_map_t *m)
+static void log_mapped(server_rec *s, const jpki_crl_slot_t *sl, const jpki_crl_map_t *m)
 {
-    if (m != NULL && --m->refs == 0) {
-        if (m->addr != NULL) {
-            munmap(m->addr, m->size);
-        }
-        free(m);
-    }
-}
-
-static int same_file(const crl_map_t *m, const struct stat *st, int exists)
-{
-    if (m == NULL || m->exists != exists) {
-        return 0;
-    }
-    return !exists ||
-           (m->dev == st->st_dev && m->ino == st->st_ino && m->fsize == st->st_size &&
-            m->mtime.tv_sec == st->st_mtim.tv_sec && m->mtime.tv_nsec == st->st_mtim.tv_nsec);
-}
-
-/* Map and validate path (identity from st). Never NULL unless out of
- * memory; m->bad says why there is no usable index. */
-static crl_map_t *map_load(server_rec *s, const char *path, const struct stat *st, int exists)
-{
-    crl_map_t *m = calloc(1, sizeof(*m));
-    int fd;
     if (m == NULL) {
-        return NULL;
-    }
-    m->refs = 1;
-    m->exists = exists;
-    if (!exists) {
-        m->bad = "no index file";
-        return m;
-    }
-    m->dev = st->st_dev;
-    m->ino = st->st_ino;
-    m->mtime = st->st_mtim;
-    m->fsize = st->st_size;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || st->st_size < JPKI_CRL_HEADER_LEN) {
-        m->bad = fd < 0 ? "index not readable" : "index truncated (shorter than its header)";
-    } else {
-        void *a = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_SHARED, fd, 0);
-        if (a == MAP_FAILED) {
-            m->bad = "index cannot be mapped";
-        } else {
-            m->addr = a;
-            m->size = (apr_size_t)st->st_size;
-            if ((m->bad = jpki_crl_index_open(m->addr, m->size, &m->ix)) != NULL) {
-                munmap(m->addr, m->size);
-                m->addr = NULL;
-            }
-        }
-    }
-    if (fd >= 0) {
-        close(fd);
+        return;
     }
     if (m->bad != NULL) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                      JPKI_LOGNO(1301) "CRL index %s refused: %s; certificates of this issuer "
                                       "get no answer (JPKIStatusFailMode applies)",
-                     path, m->bad);
+                     sl->path, m->bad);
     } else {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      JPKI_LOGNO(1302) "CRL index %s mapped: issuer %s, %" APR_UINT64_T_FMT
                                       " entries, nextUpdate %" APR_TIME_T_FMT,
-                     path, m->ix.info.issuer_key_id, m->ix.info.count,
+                     sl->path, m->ix.info.issuer_key_id, m->ix.info.count,
                      apr_time_sec(m->ix.info.next_update));
-    }
-    return m;
-}
-
-/* The current mapping of the slot with a reference for the caller;
- * reloads it when the file changed (at most every interval). */
-static crl_map_t *slot_acquire(request_rec *r, crl_slot_t *sl, apr_time_t interval)
-{
-    apr_time_t now = apr_time_now();
-    crl_map_t *m, *nm;
-    struct stat st;
-    int check, exists;
-
-    apr_thread_mutex_lock(crl_mutex);
-    check = !sl->loading && (sl->cur == NULL || now - sl->checked >= interval);
-    if (check) {
-        sl->loading = 1;
-        sl->checked = now;
-    }
-    m = sl->cur;
-    if (m != NULL) {
-        m->refs++;
-    }
-    apr_thread_mutex_unlock(crl_mutex);
-    if (!check) {
-        return m;
-    }
-    exists = stat(sl->path, &st) == 0;
-    nm = same_file(m, &st, exists) ? NULL : map_load(r->server, sl->path, &st, exists);
-    apr_thread_mutex_lock(crl_mutex);
-    if (nm != NULL) {
-        crl_map_t *old = sl->cur;
-        sl->cur = nm;   /* the slot's reference */
-        nm->refs++;     /* ours */
-        map_unref(old); /* the slot's reference to the old one */
-        map_unref(m);   /* ours to the old one */
-        m = nm;
-    }
-    sl->loading = 0;
-    apr_thread_mutex_unlock(crl_mutex);
-    return m;
-}
-
-static void slot_release(crl_map_t *m)
-{
-    if (m != NULL) {
-        apr_thread_mutex_lock(crl_mutex);
-        map_unref(m);
-        apr_thread_mutex_unlock(crl_mutex);
     }
 }
 
@@ -189,16 +62,13 @@ static void add_slots(apr_pool_t *p, server_rec *s, const char *dir, const jpki_
     }
     for (i = 0; t && i < t->anchors->nelts; i++) {
         const jpki_anchor_t *a = &APR_ARRAY_IDX(t->anchors, i, jpki_anchor_t);
-        crl_slot_t *sl;
-        struct stat st;
+        jpki_crl_slot_t *sl;
         if (a->key_id == NULL || apr_hash_get(kids, a->key_id, APR_HASH_KEY_STRING)) {
             continue;
         }
-        sl = apr_pcalloc(p, sizeof(*sl));
-        sl->kid = apr_pstrdup(p, a->key_id);
-        sl->path = apr_pstrcat(p, dir, "/", a->key_id, JPKI_CRL_SUFFIX, NULL);
-        sl->cur = map_load(s, sl->path, &st, stat(sl->path, &st) == 0);
-        sl->checked = apr_time_now();
+        sl = jpki_crl_slot_create(p, apr_pstrcat(p, dir, "/", a->key_id, JPKI_CRL_SUFFIX, NULL),
+                                  a->key_id, apr_time_now());
+        log_mapped(s, sl, sl->cur);
         apr_hash_set(kids, sl->kid, APR_HASH_KEY_STRING, sl);
     }
 }
@@ -209,9 +79,8 @@ static apr_status_t crl_child_exit(void *d)
     (void)d;
     for (hi = crl_dirs ? apr_hash_first(NULL, crl_dirs) : NULL; hi; hi = apr_hash_next(hi)) {
         for (hj = apr_hash_first(NULL, apr_hash_this_val(hi)); hj; hj = apr_hash_next(hj)) {
-            crl_slot_t *sl = apr_hash_this_val(hj);
-            map_unref(sl->cur);
-            sl->cur = NULL;
+            jpki_crl_slot_t *sl = apr_hash_this_val(hj);
+            jpki_crl_slot_destroy(sl);
         }
     }
     crl_dirs = NULL;
@@ -235,7 +104,7 @@ void jpki_status_crl_child_init(apr_pool_t *p, server_rec *s)
 
 /* ------------------------------------------------------------- lookup -- */
 
-static crl_slot_t *slot_of(const jpki_status_cfg_t *sc, const char *kid)
+static jpki_crl_slot_t *slot_of(const jpki_status_cfg_t *sc, const char *kid)
 {
     apr_hash_t *kids =
         crl_dirs && sc->crl_dir ? apr_hash_get(crl_dirs, sc->crl_dir, APR_HASH_KEY_STRING) : NULL;
@@ -243,7 +112,7 @@ static crl_slot_t *slot_of(const jpki_status_cfg_t *sc, const char *kid)
 }
 
 /* The answer of a mapped index m for key. */
-static int answer(request_rec *r, const jpki_status_cfg_t *sc, const crl_map_t *m,
+static int answer(request_rec *r, const jpki_status_cfg_t *sc, const jpki_crl_map_t *m,
                   const unsigned char *key, jpki_status_result_t *res, const char **why)
 {
     apr_time_t now = apr_time_now();
@@ -276,9 +145,10 @@ static int answer(request_rec *r, const jpki_status_cfg_t *sc, const crl_map_t *
 int jpki_status_crl_call(request_rec *r, const jpki_status_cfg_t *sc, const jpki_status_query_t *q,
                          jpki_status_result_t *res, const char **why)
 {
-    crl_slot_t *sl = slot_of(sc, q->issuer_key_id);
+    jpki_crl_slot_t *sl = slot_of(sc, q->issuer_key_id);
     unsigned char key[JPKI_CRL_SERIAL_LEN];
-    crl_map_t *m;
+    const jpki_crl_map_t *loaded;
+    jpki_crl_map_t *m;
     int ok;
 
     if (sl == NULL) {
@@ -291,15 +161,17 @@ int jpki_status_crl_call(request_rec *r, const jpki_status_cfg_t *sc, const jpki
         *why = "serial cannot be a CRL index key";
         return 0;
     }
-    m = slot_acquire(r, sl, apr_time_from_sec(jpki_cfg_status_crl_interval(sc)));
+    m = jpki_crl_slot_acquire(sl, crl_mutex, apr_time_now(),
+                              apr_time_from_sec(jpki_cfg_status_crl_interval(sc)), &loaded);
+    log_mapped(r->server, sl, loaded);
     if (m == NULL || m->addr == NULL) {
         res->error = m && !m->exists ? "crl_index_missing" : "crl_index_corrupt";
         *why = apr_psprintf(r->pool, "CRL index %s: %s", sl->path, m ? m->bad : "out of memory");
-        slot_release(m);
+        jpki_crl_slot_release(m, crl_mutex);
         return 0;
     }
     ok = answer(r, sc, m, key, res, why);
-    slot_release(m);
+    jpki_crl_slot_release(m, crl_mutex);
     return ok;
 }
 
@@ -320,7 +192,7 @@ json_t *jpki_status_crl_report(request_rec *r)
         kids = apr_hash_get(crl_dirs, sc->crl_dir, APR_HASH_KEY_STRING);
     }
     for (hi = kids ? apr_hash_first(r->pool, kids) : NULL; hi; hi = apr_hash_next(hi)) {
-        crl_slot_t *sl = apr_hash_this_val(hi);
+        jpki_crl_slot_t *sl = apr_hash_this_val(hi);
         unsigned char h[JPKI_CRL_HEADER_LEN];
         jpki_crl_info_t info;
         json_t *o = json_object();
