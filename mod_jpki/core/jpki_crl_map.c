@@ -9,8 +9,10 @@
 
 #include <apr_strings.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,44 +39,52 @@ static int same_file(const jpki_crl_map_t *m, const struct stat *st, int exists)
             m->mtime.tv_sec == st->st_mtim.tv_sec && m->mtime.tv_nsec == st->st_mtim.tv_nsec);
 }
 
-/* Map and validate path (identity from st). Never NULL unless out of
- * memory; m->bad says why there is no usable index. */
-static jpki_crl_map_t *map_load(const char *path, const struct stat *st, int exists)
+/* Map and validate the index at path, which must be kid's. Its identity
+ * (inode, size, mtime) is taken from the opened file, so a rename between
+ * the caller's stat and the open is noticed at the next look. Never NULL
+ * unless out of memory; m->bad says why there is no usable index. */
+static jpki_crl_map_t *map_load(const char *path, const char *kid)
 {
     jpki_crl_map_t *m = calloc(1, sizeof(*m));
+    struct stat st;
     int fd;
     if (m == NULL) {
         return NULL;
     }
     m->refs = 1;
-    m->exists = exists;
-    if (!exists) {
-        m->bad = "no index file";
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        m->bad = errno == ENOENT ? "no index file" : "index not readable";
+        if (fd >= 0) {
+            close(fd);
+        }
         return m;
     }
-    m->dev = st->st_dev;
-    m->ino = st->st_ino;
-    m->mtime = st->st_mtim;
-    m->fsize = st->st_size;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || st->st_size < JPKI_CRL_HEADER_LEN) {
-        m->bad = fd < 0 ? "index not readable" : "index truncated (shorter than its header)";
+    m->exists = 1;
+    m->dev = st.st_dev;
+    m->ino = st.st_ino;
+    m->mtime = st.st_mtim;
+    m->fsize = st.st_size;
+    if (st.st_size < JPKI_CRL_HEADER_LEN) {
+        m->bad = "index truncated (shorter than its header)";
     } else {
-        void *a = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_SHARED, fd, 0);
+        void *a = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
         if (a == MAP_FAILED) {
             m->bad = "index cannot be mapped";
         } else {
             m->addr = a;
-            m->size = (apr_size_t)st->st_size;
-            if ((m->bad = jpki_crl_index_open(m->addr, m->size, &m->ix)) != NULL) {
+            m->size = (apr_size_t)st.st_size;
+            m->bad = jpki_crl_index_open(m->addr, m->size, &m->ix);
+            if (m->bad == NULL && strcmp(m->ix.info.issuer_key_id, kid) != 0) {
+                m->bad = "the index is of another issuer (its header and file name disagree)";
+            }
+            if (m->bad != NULL) {
                 munmap(m->addr, m->size);
                 m->addr = NULL;
             }
         }
     }
-    if (fd >= 0) {
-        close(fd);
-    }
+    close(fd);
     return m;
 }
 
@@ -101,7 +111,7 @@ jpki_crl_map_t *jpki_crl_slot_acquire(jpki_crl_slot_t *sl, apr_thread_mutex_t *m
         return m;
     }
     exists = stat(sl->path, &st) == 0;
-    nm = same_file(m, &st, exists) ? NULL : map_load(sl->path, &st, exists);
+    nm = same_file(m, &st, exists) ? NULL : map_load(sl->path, sl->kid);
     apr_thread_mutex_lock(mu);
     if (nm != NULL) {
         jpki_crl_map_t *old = sl->cur;
@@ -130,10 +140,9 @@ jpki_crl_slot_t *jpki_crl_slot_create(apr_pool_t *p, const char *path, const cha
                                       apr_time_t now)
 {
     jpki_crl_slot_t *sl = apr_pcalloc(p, sizeof(*sl));
-    struct stat st;
     sl->path = apr_pstrdup(p, path);
     sl->kid = apr_pstrdup(p, kid);
-    sl->cur = map_load(sl->path, &st, stat(sl->path, &st) == 0);
+    sl->cur = map_load(sl->path, sl->kid);
     sl->checked = now;
     return sl;
 }

@@ -575,6 +575,16 @@ START_TEST(swap_to_damaged_or_missing)
     m = jpki_crl_slot_acquire(sl, mu, now, 0, &loaded);
     ck_assert_ptr_nonnull(m->addr);
     jpki_crl_slot_release(m, mu);
+    { /* the same file under another root's name: refused */
+        const char *other = apr_pstrcat(pool, dir, "/abcd" JPKI_CRL_SUFFIX, NULL);
+        jpki_crl_slot_t *o;
+        ck_assert_int_eq(link(path, other), 0);
+        o = jpki_crl_slot_create(pool, other, "abcd", now);
+        ck_assert_ptr_null(o->cur->addr);
+        ck_assert_pstr_eq(strstr(o->cur->bad, "another issuer") ? "x" : NULL, "x");
+        jpki_crl_slot_destroy(o);
+        unlink(other);
+    }
     /* damaged in place (same inode, new size/mtime): no index, not an empty one */
     f = fopen(path, "r+b");
     ck_assert_ptr_nonnull(f);

@@ -4,8 +4,8 @@
  * in core/jpki_crl.h). Each child maps the files read-only and looks a
  * serial up by binary search, without allocating.
  *
- * Swapping (core/jpki_crl_map.c): the indexer renames a complete new file over the old one. A
- * request stats the file at most every JPKICRLIndexDir interval seconds;
+ * Swapping (core/jpki_crl_map.c): the indexer renames a complete new
+ * file over the old one. A request stats the file at most every JPKICRLIndexDir interval seconds;
  * when the inode, size or mtime changed, that one request maps and
  * validates the new file (O(n), outside the lock) while the others keep
  * answering from the old mapping, then the new one is published under the
