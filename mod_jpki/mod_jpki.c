@@ -53,6 +53,7 @@ static void jpki_child_init(apr_pool_t *p, server_rec *s)
 {
     jpki_cache_child_init(p, s);
     jpki_http_child_init(p, s);
+    jpki_status_crl_child_init(p, s);
 }
 
 /* Every SetHandler mod_jpki answers. */

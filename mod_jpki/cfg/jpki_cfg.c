@@ -155,10 +155,12 @@ static const char *set_status_provider(cmd_parms *cmd, void *dc, const char *arg
         c->status_provider = JPKI_STATUS_PROVIDER_PLATFORM;
     } else if (strcasecmp(arg, "ocsp") == 0) {
         c->status_provider = JPKI_STATUS_PROVIDER_OCSP;
+    } else if (strcasecmp(arg, "crl") == 0) {
+        c->status_provider = JPKI_STATUS_PROVIDER_CRL;
     } else {
         return apr_psprintf(cmd->pool,
                             "JPKIStatusProvider: unknown provider '%s' "
-                            "(platform, ocsp or none)",
+                            "(platform, ocsp, crl or none)",
                             arg);
     }
     return NULL;
@@ -455,7 +457,7 @@ int jpki_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         if (c->status_provider == JPKI_STATUS_PROVIDER_UNSET) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, vs,
                          JPKI_LOGNO(0105) "JPKIStatusProvider is not set for %s:%d: choose "
-                                          "platform, ocsp, or none (no revocation "
+                                          "platform, ocsp, crl, or none (no revocation "
                                           "checking; development only)",
                          vs->server_hostname ? vs->server_hostname : "(default)", vs->port);
             return HTTP_INTERNAL_SERVER_ERROR;

@@ -16,7 +16,8 @@ typedef enum {
     JPKI_STATUS_PROVIDER_UNSET = -1,
     JPKI_STATUS_PROVIDER_NONE = 0,
     JPKI_STATUS_PROVIDER_PLATFORM = 1,
-    JPKI_STATUS_PROVIDER_OCSP = 2
+    JPKI_STATUS_PROVIDER_OCSP = 2,
+    JPKI_STATUS_PROVIDER_CRL = 3
 } jpki_status_provider_e;
 
 /* Owned by jpki_identity.c, jpki_audit.c, jpki_metrics.c (export issue). */

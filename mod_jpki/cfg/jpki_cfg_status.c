@@ -33,6 +33,7 @@ void *jpki_status_cfg_create(apr_pool_t *p)
     c->grace_secs = JPKI_UNSET;
     c->breaker_failures = JPKI_UNSET;
     c->breaker_secs = JPKI_UNSET;
+    c->crl_interval = JPKI_UNSET;
     return c;
 }
 
@@ -64,6 +65,8 @@ void *jpki_status_cfg_merge(apr_pool_t *p, void *basev, void *addv)
     SMERGE_INT(grace_secs);
     SMERGE_INT(breaker_failures);
     SMERGE_INT(breaker_secs);
+    SMERGE_PTR(crl_dir);
+    SMERGE_INT(crl_interval);
     return m;
 }
 
@@ -294,6 +297,17 @@ const char *jpki_status_set_breaker(cmd_parms *cmd, void *dc, const char *n, con
     return parse_int(cmd, secs, 1, 3600, &sc->breaker_secs);
 }
 
+const char *jpki_status_set_crl_dir(cmd_parms *cmd, void *dc, const char *dir, const char *secs)
+{
+    jpki_status_cfg_t *sc = scfg(cmd->server);
+    (void)dc;
+    sc->crl_dir = ap_server_root_relative(cmd->pool, dir);
+    if (sc->crl_dir == NULL) {
+        return apr_psprintf(cmd->pool, "JPKICRLIndexDir: bad path '%s'", dir);
+    }
+    return secs ? parse_int(cmd, secs, 0, 3600, &sc->crl_interval) : NULL;
+}
+
 static int readable(apr_pool_t *p, const char *file)
 {
     apr_finfo_t fi;
@@ -366,12 +380,55 @@ static const char *load_signers(apr_pool_t *p, server_rec *s, jpki_status_cfg_t 
 static void make_source_id(apr_pool_t *p, jpki_status_cfg_t *sc, int provider)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    const char *s = apr_pstrcat(
-        p, provider == JPKI_STATUS_PROVIDER_PLATFORM ? "platform|" : "ocsp|",
-        provider == JPKI_STATUS_PROVIDER_PLATFORM ? sc->pf_url : sc->ocsp_url, "|",
-        sc->pf_ca ? sc->pf_ca : "-", "|", sc->pf_check_method == 1 ? "crl" : "ocsp", NULL);
+    const char *s = apr_pstrcat(p,
+                                provider == JPKI_STATUS_PROVIDER_PLATFORM ? "platform|"
+                                : provider == JPKI_STATUS_PROVIDER_CRL    ? "crl|"
+                                                                          : "ocsp|",
+                                provider == JPKI_STATUS_PROVIDER_PLATFORM ? sc->pf_url
+                                : provider == JPKI_STATUS_PROVIDER_CRL    ? sc->crl_dir
+                                                                          : sc->ocsp_url,
+                                "|", sc->pf_ca ? sc->pf_ca : "-", "|",
+                                sc->pf_check_method == 1 ? "crl" : "ocsp", NULL);
     SHA256((const unsigned char *)s, strlen(s), md);
     sc->source_id = jpki_util_hex(p, md, 8);
+}
+
+/* JPKIStatusProvider crl: the index directory must be set and readable
+ * (the indexes in it may come later: until then, no answer). */
+static const char *crl_dir_problem(apr_pool_t *ptemp, const jpki_status_cfg_t *sc)
+{
+    apr_dir_t *d;
+    apr_status_t rv;
+    if (sc->crl_dir == NULL) {
+        return "JPKICRLIndexDir is required with JPKIStatusProvider crl";
+    }
+    if ((rv = apr_dir_open(&d, sc->crl_dir, ptemp)) != APR_SUCCESS) {
+        char buf[120];
+        return apr_psprintf(ptemp, "JPKICRLIndexDir %s: not a readable directory (%s)", sc->crl_dir,
+                            apr_strerror(rv, buf, sizeof(buf)));
+    }
+    apr_dir_close(d);
+    return NULL;
+}
+
+/* Startup: say which roots have no index yet (not fatal: the indexer may
+ * run after httpd; until then those roots' certificates get no answer). */
+static void crl_dir_warn(apr_pool_t *ptemp, server_rec *vs, const jpki_srv_cfg_t *c)
+{
+    const jpki_status_cfg_t *sc = c->status_cfg;
+    int i;
+    for (i = 0; c->trust && i < c->trust->anchors->nelts; i++) {
+        const jpki_anchor_t *a = &APR_ARRAY_IDX(c->trust->anchors, i, jpki_anchor_t);
+        const char *f =
+            a->key_id ? apr_pstrcat(ptemp, sc->crl_dir, "/", a->key_id, ".crlidx", NULL) : NULL;
+        if (f != NULL && !readable(ptemp, f)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
+                         JPKI_LOGNO(1303) "JPKICRLIndexDir %s has no index for the root %s "
+                                          "(%s): its certificates get no status answer until "
+                                          "jpki-crl-index writes %s",
+                         sc->crl_dir, a->key_id, a->file ? a->file : "JPKITrustedCA", f);
+        }
+    }
 }
 
 /* A host with a status provider but no JPKITrustedCA: usually the provider
@@ -388,7 +445,9 @@ static int no_trust(apr_pool_t *ptemp, server_rec *vs, const jpki_srv_cfg_t *c)
                                   "JPKIStatusProvider and its settings into the virtual hosts "
                                   "that have JPKITrustedCA.",
                  jpki_cfg_host_desc(ptemp, vs),
-                 c->status_provider == JPKI_STATUS_PROVIDER_OCSP ? "ocsp" : "platform",
+                 c->status_provider == JPKI_STATUS_PROVIDER_OCSP  ? "ocsp"
+                 : c->status_provider == JPKI_STATUS_PROVIDER_CRL ? "crl"
+                                                                  : "platform",
                  jpki_cfg_tree_where(ptemp, prov), ca ? "; JPKITrustedCA is set only at " : "",
                  ca ? jpki_cfg_tree_where(ptemp, ca) : "",
                  vs->is_virtual ? "that <VirtualHost> or the main server" : "the main server");
@@ -434,6 +493,8 @@ int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
                     JPKI_LOGNO(0583) "JPKIOCSPRequireNonce Off with JPKIOCSPMaxAge "
                                      "off: a recorded answer can be replayed until its nextUpdate");
             }
+        } else if (c->status_provider == JPKI_STATUS_PROVIDER_CRL) {
+            what = crl_dir_problem(ptemp, sc);
         } else {
             continue;
         }
@@ -445,6 +506,9 @@ int jpki_status_check_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s
             return no_trust(ptemp, vs, c);
         }
         make_source_id(pconf, sc, c->status_provider);
+        if (c->status_provider == JPKI_STATUS_PROVIDER_CRL) {
+            crl_dir_warn(ptemp, vs, c);
+        }
     }
     return OK;
 }
@@ -472,6 +536,11 @@ int jpki_cfg_status_breaker_secs(const jpki_status_cfg_t *sc)
 int jpki_cfg_status_ocsp_skew(const jpki_status_cfg_t *sc)
 {
     return jpki_cfg_int_or(sc->ocsp_skew, JPKI_DEFAULT_OCSP_SKEW);
+}
+
+int jpki_cfg_status_crl_interval(const jpki_status_cfg_t *sc)
+{
+    return jpki_cfg_int_or(sc->crl_interval, JPKI_DEFAULT_CRL_INTERVAL);
 }
 
 int jpki_cfg_status_grace(const jpki_status_cfg_t *sc)

@@ -35,6 +35,9 @@ typedef struct jpki_status_cfg_t {
     int grace_secs;
     int breaker_failures; /* 0 = off */
     int breaker_secs;
+    /* CRL indexes (JPKIStatusProvider crl) */
+    const char *crl_dir;
+    int crl_interval; /* seconds between checks for a new index file */
 
     /* built by jpki_status_check_config */
     const char *pf_token;
@@ -61,6 +64,7 @@ const char *jpki_status_set_timeout(cmd_parms *cmd, void *dc, const char *c, con
 const char *jpki_status_set_ttl(cmd_parms *cmd, void *dc, const char *good, const char *rev);
 const char *jpki_status_set_fail_mode(cmd_parms *cmd, void *dc, const char *mode, const char *secs);
 const char *jpki_status_set_breaker(cmd_parms *cmd, void *dc, const char *n, const char *secs);
+const char *jpki_status_set_crl_dir(cmd_parms *cmd, void *dc, const char *dir, const char *secs);
 
 /* The directive table fragment, included in jpki_cmds[] (cfg/jpki_cfg.c). */
 #define JPKI_STATUS_CMDS                                                                           \
@@ -95,7 +99,10 @@ const char *jpki_status_set_breaker(cmd_parms *cmd, void *dc, const char *n, con
                        "When the status source is unreachable: closed (default) or grace N"),      \
         AP_INIT_TAKE12("JPKIStatusBreaker", jpki_status_set_breaker, NULL, RSRC_CONF,              \
                        "Consecutive failures that open the circuit breaker and its back-off "      \
-                       "seconds (default 5 30), or off")
+                       "seconds (default 5 30), or off"),                                          \
+        AP_INIT_TAKE12("JPKICRLIndexDir", jpki_status_set_crl_dir, NULL, RSRC_CONF,                \
+                       "Directory of the CRL indexes jpki-crl-index writes, and the seconds "      \
+                       "between checks for a new index (default 1) (JPKIStatusProvider crl)")
 
 /* HTTP settings with defaults applied. */
 /* The effective JPKIOCSPMaxAge in seconds, -1 for none: unset means 600
@@ -112,6 +119,7 @@ void jpki_status_http_defaults(const jpki_status_cfg_t *sc, long *connect_ms, lo
 #define JPKI_DEFAULT_BREAKER_N        5
 #define JPKI_DEFAULT_BREAKER_SECS     30
 #define JPKI_DEFAULT_OCSP_SKEW        300
+#define JPKI_DEFAULT_CRL_INTERVAL     1
 #define JPKI_OCSP_MAX_AGE_UNSET       -2
 #define JPKI_DEFAULT_MAX_AGE_NO_NONCE 600 /* JPKIOCSPMaxAge when JPKIOCSPRequireNonce Off */
 
@@ -129,5 +137,7 @@ int jpki_cfg_status_ocsp_skew(const jpki_status_cfg_t *sc);
 /* Seconds a stale GOOD answer may stand in when the source is down
  * (JPKIStatusFailMode grace N); 0 = closed. */
 int jpki_cfg_status_grace(const jpki_status_cfg_t *sc);
+/* Seconds between the checks of a CRL index file for a newer one. */
+int jpki_cfg_status_crl_interval(const jpki_status_cfg_t *sc);
 
 #endif

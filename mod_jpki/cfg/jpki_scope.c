@@ -80,7 +80,7 @@ const char *jpki_scope_describe(apr_pool_t *p, const jpki_srv_cfg_t *c)
 {
     const jpki_status_cfg_t *sc = c->status_cfg;
     const jpki_account_srv_t *a = c->account;
-    static const char *const providers[] = {"none", "platform", "ocsp"};
+    static const char *const providers[] = {"none", "platform", "ocsp", "crl"};
     const char *anchors = anchors_desc(p, c->trust);
     if (anchors == NULL) {
         return NULL;
@@ -89,15 +89,16 @@ const char *jpki_scope_describe(apr_pool_t *p, const jpki_srv_cfg_t *c)
         p,
         "JPKITrustedCA %s\nJPKIAcceptTestCards %s\nJPKIAuthPolicyOID %s\n"
         "JPKISignPolicyOID %s\nJPKIStatusProvider %s\nJPKIPlatformURL %s\n"
-        "JPKIOCSPResponder %s\nJPKIStatusFailMode %s\nJPKIAccountStore %d\n"
+        "JPKIOCSPResponder %s\nJPKICRLIndexDir %s\nJPKIStatusFailMode %s\nJPKIAccountStore %d\n"
         "JPKIUnknownCertificate %d\nJPKIRegistrationMatchUser %d\nJPKIAccountSQL %s\n",
         anchors, c->accept_test == 1 ? "on" : "off", sorted_join(p, c->auth_policies),
         sorted_join(p, c->sign_policies),
-        (c->status_provider >= 0 && c->status_provider <= 2) ? providers[c->status_provider]
+        (c->status_provider >= 0 && c->status_provider <= 3) ? providers[c->status_provider]
                                                              : "unset",
         sc && sc->pf_url ? sc->pf_url : "-", sc && sc->ocsp_url ? sc->ocsp_url : "-",
-        sc && sc->fail_mode == 1 ? "grace" : "closed", a ? (int)a->store : -1,
-        a ? (int)a->unknown : -1, a ? a->match_user : -1, a ? sql_desc(p, a) : "-");
+        sc && sc->crl_dir ? sc->crl_dir : "-", sc && sc->fail_mode == 1 ? "grace" : "closed",
+        a ? (int)a->store : -1, a ? (int)a->unknown : -1, a ? a->match_user : -1,
+        a ? sql_desc(p, a) : "-");
 }
 
 /* "ServerName:port": the same on every server of a cluster. */

@@ -8,6 +8,7 @@
 #include "web/jpki_web.h"
 #include "infra/jpki_http_json.h"
 #include "infra/jpki_metrics.h"
+#include "steps/status/jpki_status.h"
 
 #include "apr_strings.h"
 
@@ -110,6 +111,7 @@ static int send_json(request_rec *r, const jpki_metrics_snapshot_t *m)
     json_object_set_new(x, "auth", json_integer(jpki_metrics_fee(r->server, "auth")));
     json_object_set_new(x, "sign", json_integer(jpki_metrics_fee(r->server, "sign")));
     json_object_set_new(o, "fees_yen", x);
+    json_object_set_new(o, "crl_indexes", jpki_status_crl_report(r));
     json_object_set_new(o, "spoofed_headers_removed", u64(m->scrubbed));
     x = json_object();
     json_object_set_new(x, "lines", u64(m->audit_lines));
@@ -123,6 +125,35 @@ static int send_json(request_rec *r, const jpki_metrics_snapshot_t *m)
 static void help(request_rec *r, const char *name, const char *type, const char *text)
 {
     ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* The CRL indexes of r's host (JPKIStatusProvider crl), one series each. */
+static int send_crl_prometheus(request_rec *r)
+{
+    json_t *arr = jpki_status_crl_report(r), *o;
+    size_t i;
+    static const char *const g[][2] = {
+        {"entries", "Serials in the CRL index of the issuer."},
+        {"this_update_unix", "thisUpdate of the CRL index (Unix time)."},
+        {"next_update_unix", "nextUpdate of the CRL index (Unix time)."},
+        {"current", "1 while the CRL index is before its nextUpdate (plus the skew)."}};
+    int k;
+    for (k = 0; k < 4 && json_array_size(arr) > 0; k++) {
+        const char *name = apr_pstrcat(r->pool, "jpki_crl_index_", g[k][0], NULL);
+        help(r, name, "gauge", g[k][1]);
+        json_array_foreach(arr, i, o)
+        {
+            json_t *v = json_object_get(o, g[k][0]);
+            if (v != NULL) {
+                ap_rprintf(r, "%s{issuer_key_id=\"%s\"} %" APR_INT64_T_FMT "\n", name,
+                           json_string_value(json_object_get(o, "issuer_key_id")),
+                           (apr_int64_t)(json_is_boolean(v) ? (json_int_t)json_is_true(v)
+                                                            : json_integer_value(v)));
+            }
+        }
+    }
+    json_decref(arr);
+    return OK;
 }
 
 static int send_prometheus(request_rec *r, const jpki_metrics_snapshot_t *m)
@@ -201,7 +232,7 @@ static int send_prometheus(request_rec *r, const jpki_metrics_snapshot_t *m)
     help(r, "jpki_metrics_start_time_seconds", "gauge", "When the counters started (Unix time).");
     ap_rprintf(r, "jpki_metrics_start_time_seconds %" APR_TIME_T_FMT "\n",
                apr_time_sec(m->started));
-    return OK;
+    return send_crl_prometheus(r);
 }
 
 int jpki_status_page_handle(request_rec *r)

@@ -4,7 +4,9 @@
  * process (JPKICache, STATUS namespace), coalescing of concurrent checks
  * of one certificate, a circuit breaker shared through the same cache,
  * and the fail modes. The providers (jpki_status_platform.c,
- * jpki_status_ocsp.c) only talk to their source.
+ * jpki_status_ocsp.c, jpki_status_crl.c) only talk to their source; the
+ * crl provider's answers bypass the cache, coalescing and breaker
+ * (crl_lookup).
  *
  * Cache keys (hashed by jpki_cache.c):
  *   s:<source>:<serial>  the last answer {s,r,t,v,u,c,y,l} (JSON)
@@ -32,7 +34,16 @@
 
 static const char *provider_name(const jpki_srv_cfg_t *cfg)
 {
-    return cfg->status_provider == JPKI_STATUS_PROVIDER_OCSP ? "ocsp" : "platform";
+    return cfg->status_provider == JPKI_STATUS_PROVIDER_OCSP  ? "ocsp"
+           : cfg->status_provider == JPKI_STATUS_PROVIDER_CRL ? "crl"
+                                                              : "platform";
+}
+
+static int checks_status(const jpki_srv_cfg_t *cfg)
+{
+    return cfg->status_provider == JPKI_STATUS_PROVIDER_PLATFORM ||
+           cfg->status_provider == JPKI_STATUS_PROVIDER_OCSP ||
+           cfg->status_provider == JPKI_STATUS_PROVIDER_CRL;
 }
 
 /* One call to the source, with its audit record, metrics and breaker. */
@@ -43,9 +54,10 @@ static int call_source(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_sta
     apr_time_t t0 = apr_time_now();
     long ms;
     int ok;
-    jpki_status_call_fn fn = cfg->status_provider == JPKI_STATUS_PROVIDER_OCSP
-                                 ? jpki_status_ocsp_call
-                                 : jpki_status_platform_call;
+    jpki_status_call_fn fn =
+        cfg->status_provider == JPKI_STATUS_PROVIDER_OCSP  ? jpki_status_ocsp_call
+        : cfg->status_provider == JPKI_STATUS_PROVIDER_CRL ? jpki_status_crl_call
+                                                           : jpki_status_platform_call;
     ok = fn(r, sc, q, res, &why);
     ms = (long)apr_time_as_msec(apr_time_now() - t0);
     res->checked_at = apr_time_now();
@@ -73,7 +85,9 @@ static int call_source(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_sta
     }
     jpki_audit_status_call(r, q->purpose, provider_name(cfg), q->serial, ms, outcome, q->cert_type);
     jpki_metrics_status_call(r->server, q->purpose, q->cert_type, ms, ok);
-    jpki_status_breaker_record(r, sc, provider_name(cfg), ok);
+    if (cfg->status_provider != JPKI_STATUS_PROVIDER_CRL) { /* a local file: no breaker */
+        jpki_status_breaker_record(r, sc, provider_name(cfg), ok);
+    }
     return ok;
 }
 
@@ -250,6 +264,39 @@ static void lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_
     }
 }
 
+/* The CRL provider's lookup: the mapped index answers every time, with no
+ * status cache (cheaper than a cache round-trip, and a new index counts
+ * from the next request on: no cached GOOD outlives a swap). Each check
+ * is audited and counted (fees) by call_source like the other providers'
+ * calls. An index past its nextUpdate that does not list the serial gives
+ * *stale a GOOD as of its nextUpdate, for JPKIStatusFailMode grace. */
+static void crl_lookup(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_cfg_t *sc,
+                       const jpki_status_query_t *q, jpki_status_result_t *res,
+                       jpki_status_entry_t *stale)
+{
+    memset(stale, 0, sizeof(*stale));
+    if (call_source(r, cfg, sc, q, res)) {
+        return;
+    }
+    if (res->status == JPKI_STATUS_GOOD && res->valid_until > 0) {
+        stale->good = 1;
+        stale->t = res->valid_until;
+    }
+    res->status = JPKI_STATUS_UNKNOWN;
+    res->valid_until = 0;
+}
+
+static void lookup_any(request_rec *r, const jpki_srv_cfg_t *cfg, const jpki_status_cfg_t *sc,
+                       const jpki_status_query_t *q, jpki_status_result_t *res,
+                       jpki_status_entry_t *stale)
+{
+    if (cfg->status_provider == JPKI_STATUS_PROVIDER_CRL) {
+        crl_lookup(r, cfg, sc, q, res, stale);
+    } else {
+        lookup(r, cfg, sc, q, res, stale);
+    }
+}
+
 /* ---------------------------------------------------------- decisions -- */
 
 static int grace_ok(const jpki_status_cfg_t *sc, const jpki_status_entry_t *stale, apr_time_t now)
@@ -291,8 +338,7 @@ int jpki_status_login(request_rec *r, const jpki_cert_t *c, const jpki_step_in_t
     jpki_status_entry_t stale;
 
     memset(res, 0, sizeof(*res));
-    if (cfg->status_provider != JPKI_STATUS_PROVIDER_PLATFORM &&
-        cfg->status_provider != JPKI_STATUS_PROVIDER_OCSP) {
+    if (!checks_status(cfg)) {
         res->status = JPKI_STATUS_UNKNOWN;
         id->status = "unchecked";
         return 1;
@@ -311,7 +357,7 @@ int jpki_status_login(request_rec *r, const jpki_cert_t *c, const jpki_step_in_t
         q.sig = in->sig;
         q.sig_len = in->sig_len;
     }
-    lookup(r, cfg, sc, &q, res, &stale);
+    lookup_any(r, cfg, sc, &q, res, &stale);
 
     if (res->refusal != NULL) {
         err->kind =
@@ -374,8 +420,7 @@ int jpki_status_session(request_rec *r, jpki_identity_t *id, const char *log_id,
     jpki_status_entry_t stale;
     apr_time_t now = apr_time_now();
 
-    if (cfg->status_provider != JPKI_STATUS_PROVIDER_PLATFORM &&
-        cfg->status_provider != JPKI_STATUS_PROVIDER_OCSP) {
+    if (!checks_status(cfg)) {
         return OK;
     }
     if (id->status && strcmp(id->status, "good") == 0 && id->status_checked_at &&
@@ -388,7 +433,7 @@ int jpki_status_session(request_rec *r, jpki_identity_t *id, const char *log_id,
     set_query_serial(r->pool, &q, id->serial);
     q.cert_type = id->cert_type;
     q.pf_cert_id = id->pf_cert_id;
-    lookup(r, cfg, sc, &q, &res, &stale);
+    lookup_any(r, cfg, sc, &q, &res, &stale);
 
     if (res.refusal == NULL && res.status == JPKI_STATUS_GOOD) {
         id->status = "good";

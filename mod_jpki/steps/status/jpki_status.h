@@ -77,5 +77,15 @@ int jpki_status_platform_call(request_rec *r, const jpki_status_cfg_t *sc,
                               const char **why);
 int jpki_status_ocsp_call(request_rec *r, const jpki_status_cfg_t *sc, const jpki_status_query_t *q,
                           jpki_status_result_t *res, const char **why);
+/* crl (jpki_status_crl.c): no answer from an index past its nextUpdate
+ * (res->error crl_expired) leaves res->status GOOD and res->valid_until
+ * when the serial is not listed, for the grace mode. */
+int jpki_status_crl_call(request_rec *r, const jpki_status_cfg_t *sc, const jpki_status_query_t *q,
+                         jpki_status_result_t *res, const char **why);
+/* child_init: map every CRL index of every host with JPKIStatusProvider crl. */
+void jpki_status_crl_child_init(apr_pool_t *p, server_rec *s);
+/* The status page's "crl_indexes" (json_t * array) for r's host. */
+struct json_t;
+struct json_t *jpki_status_crl_report(request_rec *r);
 
 #endif
