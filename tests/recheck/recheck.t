@@ -170,7 +170,8 @@ is $rc, 4, 'wrong token (401): exit 4';
 # ---- 6. configuration errors: exit 2 and a message naming the setting ---------
 my @bad = (
     [{ %base, cost_cap_yen => undef }, qr/cost_cap_yen is required/],
-    [{ %base, provider => 'crl' }, qr/provider: 'crl' is not/],
+    [{ %base, provider => 'crl' }, qr/crl_index_dir is required with provider = crl/],
+    [{ %base, provider => 'cdp' }, qr/provider: 'cdp' is not platform, ocsp or crl/],
     [{ %base, platform_url => 'http://127.0.0.1:1' }, qr/platform_url: must be https/],
     [{ %base, platform_token_file => "$DIR/none" }, qr/platform_token_file .*none/],
     [{ %base, database_driver => 'mysql' }, qr/database_driver: 'mysql'/],

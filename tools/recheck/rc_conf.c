@@ -95,6 +95,7 @@ static const struct {
     {"ocsp_ca", offsetof(rc_conf_t, ocsp_ca)},
     {"roots", offsetof(rc_conf_t, roots)},
     {"ocsp_signers", offsetof(rc_conf_t, ocsp_signers)},
+    {"crl_index_dir", offsetof(rc_conf_t, crl_index_dir)},
     {"checkpoint", offsetof(rc_conf_t, checkpoint)},
     {"report_jsonl", offsetof(rc_conf_t, report_jsonl)},
     {"report_csv", offsetof(rc_conf_t, report_csv)},
@@ -254,7 +255,7 @@ int rc_conf_check(apr_pool_t *p, rc_conf_t *c, const char **err)
 {
     const char *e = need(p, c->db_driver, "database_driver", " (sqlite3 or pgsql)");
     e = e ? e : need(p, c->db_params, "database_params", "");
-    e = e ? e : need(p, c->provider, "provider", " (platform or ocsp)");
+    e = e ? e : need(p, c->provider, "provider", " (platform, ocsp or crl)");
     e = e ? e : need(p, c->checkpoint, "checkpoint", " (a file the run may rewrite)");
     if (e == NULL && strcmp(c->db_driver, "sqlite3") != 0 && strcmp(c->db_driver, "pgsql") != 0) {
         e = apr_psprintf(p, "database_driver: '%s' is not sqlite3 or pgsql", c->db_driver);
@@ -274,8 +275,11 @@ int rc_conf_check(apr_pool_t *p, rc_conf_t *c, const char **err)
     } else if (e == NULL && strcmp(c->provider, "ocsp") == 0) {
         e = need(p, c->ocsp_url, "ocsp_url", " with provider = ocsp");
         e = e ? e : need(p, c->roots, "roots", " with provider = ocsp (issuer certificates)");
+    } else if (e == NULL && strcmp(c->provider, "crl") == 0) {
+        e = need(p, c->crl_index_dir, "crl_index_dir",
+                 " with provider = crl (the JPKICRLIndexDir that jpki-crl-index writes)");
     } else if (e == NULL) {
-        e = apr_psprintf(p, "provider: '%s' is not platform or ocsp", c->provider);
+        e = apr_psprintf(p, "provider: '%s' is not platform, ocsp or crl", c->provider);
     }
     *err = e;
     return e ? -1 : 0;

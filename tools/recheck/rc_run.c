@@ -292,7 +292,9 @@ int rc_run(apr_pool_t *p, rc_conf_t *c)
     int rv;
     memset(&r, 0, sizeof(r));
     r.c = c;
-    r.pv = strcmp(c->provider, "ocsp") == 0 ? rc_provider_ocsp : rc_provider_platform;
+    r.pv = strcmp(c->provider, "ocsp") == 0  ? rc_provider_ocsp
+           : strcmp(c->provider, "crl") == 0 ? rc_provider_crl
+                                             : rc_provider_platform;
     r.started = apr_time_now();
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

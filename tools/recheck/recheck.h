@@ -69,10 +69,11 @@ typedef struct rc_provider_t {
 struct rc_conf_t {
     const char *db_driver; /* sqlite3 | pgsql */
     const char *db_params;
-    const char *provider; /* platform | ocsp */
+    const char *provider; /* platform | ocsp | crl */
     const char *pf_url, *pf_token_file, *pf_ca, *pf_client_cert, *pf_client_key;
     const char *pf_check_method; /* CHECK_METHOD_OCSP | CHECK_METHOD_CRL */
     const char *ocsp_url, *roots, *ocsp_signers, *ocsp_ca;
+    const char *crl_index_dir; /* provider crl: jpki-crl-index's output */
     int ocsp_nonce;
     long ocsp_skew, ocsp_max_age;
     int fee_auth, fee_sign, fee_user;
@@ -112,6 +113,7 @@ int rc_http_post(rc_http_t *h, apr_pool_t *p, const rc_http_req_t *rq, long *sta
 /* rc_platform.c, rc_ocsp.c */
 extern const rc_provider_t rc_provider_platform;
 extern const rc_provider_t rc_provider_ocsp;
+extern const rc_provider_t rc_provider_crl;
 
 /* rc_db.c */
 typedef struct rc_db_t rc_db_t;
