@@ -22,8 +22,7 @@
 #include "unit.h"
 #include "core/jpki_crl.h"
 #include "core/jpki_crl_map.h"
-
-#define ROOT_KID "18f9b50cb735891ae54b9abfe89a248dd8ecf0d4" /* checked in setup */
+#include "core/jpki_util.h"
 
 static X509 *load_cert(const char *name)
 {
@@ -35,6 +34,20 @@ static X509 *load_cert(const char *name)
     ck_assert_ptr_nonnull(x);
     return x;
 }
+
+/* The key id of the test root that signs the CRLs (t/pki makes new keys
+ * on every build, so it is read, not written down). */
+static const char *root_kid(void)
+{
+    X509 *x = load_cert("auth-root-g1.crt");
+    const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(x);
+    const char *kid;
+    ck_assert_ptr_nonnull(ski);
+    kid = jpki_util_hex(pool, ASN1_STRING_get0_data(ski), (apr_size_t)ASN1_STRING_length(ski));
+    X509_free(x);
+    return kid;
+}
+#define ROOT_KID root_kid()
 
 static EVP_PKEY *load_key(const char *name)
 {
@@ -228,7 +241,7 @@ static const char *write_index(const crl_spec_t *s, const char *dir, jpki_crl_in
     err = jpki_crl_build_write(b, dir, 0, &path);
     roots_free(r);
     ck_assert_msg(err == NULL, "%s", err);
-    ck_assert_str_eq(path, apr_pstrcat(pool, dir, "/" ROOT_KID JPKI_CRL_SUFFIX, NULL));
+    ck_assert_str_eq(path, apr_pstrcat(pool, dir, "/", ROOT_KID, JPKI_CRL_SUFFIX, NULL));
     return path;
 }
 
@@ -567,7 +580,7 @@ START_TEST(swap_to_damaged_or_missing)
     FILE *f;
 
     ck_assert_int_eq(apr_thread_mutex_create(&mu, APR_THREAD_MUTEX_DEFAULT, pool), APR_SUCCESS);
-    sl = jpki_crl_slot_create(pool, apr_pstrcat(pool, dir, "/" ROOT_KID JPKI_CRL_SUFFIX, NULL),
+    sl = jpki_crl_slot_create(pool, apr_pstrcat(pool, dir, "/", ROOT_KID, JPKI_CRL_SUFFIX, NULL),
                               ROOT_KID, now);
     ck_assert_ptr_null(sl->cur->addr); /* no file yet */
     ck_assert(!sl->cur->exists);
