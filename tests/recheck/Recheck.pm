@@ -15,7 +15,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw($DIR $TOP $BIN openssl slurp spew make_pki write_conf run_recheck
                  start_sim sim_calls sim_reset stop_all read_jsonl kid start_ocsp
-                 sqlite_fill sql_sqlite);
+                 sqlite_fill sql_sqlite ca_db_line plan_kinds);
 
 our $TOP = "$FindBin::Bin/../..";
 our $BIN = $ENV{JPKI_RECHECK_BIN} // "$TOP/tools/recheck/jpki-recheck";
@@ -57,6 +57,41 @@ CNF
             . " -subj '/C=JP/O=JPKI-TEST/CN=recheck issuing CA' -days 2") unless -e "$DIR/issuer.crt";
     my $token = join '', map { ('a' .. 'z')[rand 26] } 1 .. 32;
     spew("$DIR/token", "$token\n");
+}
+
+# One line of an `openssl ca` database (index.txt) for a serial in hex:
+# 'V' valid, 'R,<reason>' revoked, '-' none (the CA does not know it).
+sub ca_db_line ($serial, $st) {
+    return () if $st eq '-';
+    my $hex = uc $serial;
+    return "V\t301231000000Z\t\t$hex\tunknown\t/CN=x" if $st eq 'V';
+    (my $r = $st) =~ s/^R,//;
+    return "R\t301231000000Z\t261101000000Z,$r\t$hex\tunknown\t/CN=x";
+}
+
+# Accounts 1..$n cycling through 9 kinds [auth status, sign status, category,
+# yen]: kind 5 also holds an older, superseded auth serial; kind 8 has an
+# issuer key id ('ffff') of no configured CA. Returns the store plan, the CA
+# database lines, the expected categories, the yen and the checks expected
+# (a yen of 22 = two checks, 2 = the auth check only, 0 = none).
+sub plan_kinds ($kinds, $n, $prefix, $kid) {
+    my (@plan, @db, %expect);
+    my ($yen, $checks) = (0, 0);
+    for my $i (1 .. $n) {
+        my $k = $i % 9;
+        my ($st_a, $st_s, $cat, $cost) = @{ $kinds->[$k] };
+        my ($au, $si, $old) = map { sprintf '%s%07x', $_, $i } qw(a b 9);
+        my $issuer = $k == 8 ? 'ffff' : $kid;
+        my $acct = sprintf '%s%04d', $prefix, $i;
+        push @plan, { account => $acct, uid => undef,
+                      auth => [$k == 5 ? ("$issuer:$old") : (), "$issuer:$au"], sign => ["$issuer:$si"] };
+        push @db, ca_db_line($au, $st_a), ca_db_line($si, $st_s);
+        push @db, ca_db_line($old, 'R,superseded') if $k == 5;
+        $expect{$acct} = $cat;
+        $yen += $cost;
+        $checks += $cost == 22 ? 2 : $cost == 2 ? 1 : 0;
+    }
+    return { plan => \@plan, db => \@db, expect => \%expect, yen => $yen, checks => $checks };
 }
 
 # The issuing CA's subject key id, lowercase hex without colons.

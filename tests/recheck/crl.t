@@ -37,27 +37,10 @@ my @kinds = (
     ['R,cessationOfOperation', 'V', 'card_lost_or_suspended', 2],
     ['V', 'V', 'unknown', 0],       # issuer key id without an index: nothing looked up
 );
-my (@plan, @db, %expect, $yen, $checks);
-sub entry ($serial, $st) {
-    my $hex = uc $serial;
-    return "V\t301231000000Z\t\t$hex\tunknown\t/CN=x" if $st eq 'V';
-    (my $r = $st) =~ s/^R,//;
-    return "R\t301231000000Z\t261101000000Z,$r\t$hex\tunknown\t/CN=x";
-}
-for my $i (1 .. $N) {
-    my $k = $i % 9;
-    my ($st_a, $st_s, $cat, $cost) = @{ $kinds[$k] };
-    my ($au, $si, $old) = map { sprintf '%s%07x', $_, $i } qw(a b 9);
-    my $issuer = $k == 8 ? 'ffff' : $kid;
-    my $acct = sprintf 'crl%04d', $i;
-    push @plan, { account => $acct, uid => undef,
-                  auth => [$k == 5 ? ("$issuer:$old") : (), "$issuer:$au"], sign => ["$issuer:$si"] };
-    push @db, entry($au, $st_a), entry($si, $st_s);
-    push @db, entry($old, 'R,superseded') if $k == 5;
-    $expect{$acct} = $cat;
-    $yen += $cost;
-    $checks += $cost == 22 ? 2 : $cost == 2 ? 1 : 0;
-}
+my $pk = plan_kinds(\@kinds, $N, 'crl', $kid);
+my ($yen, $checks, %expect) = ($pk->{yen}, $pk->{checks}, %{ $pk->{expect} });
+my @plan = @{ $pk->{plan} };
+my @db = @{ $pk->{db} };
 spew("$DIR/index.txt", join("\n", @db) . "\n");
 spew("$DIR/crlnumber", "01\n");
 spew("$DIR/ca.cnf", <<"EOF");

@@ -32,32 +32,16 @@ my @kinds = (
     ['-', 'V', 'unknown', 2],       # the responder does not know the auth serial
     ['V', 'V', 'unknown', 0],       # issuer key id of no configured root: nothing asked
 );
-my (@plan, @index, %expect, $yen);
-sub entry ($serial, $st) {
-    return if $st eq '-';
-    my $hex = uc $serial;
-    return "V\t301231000000Z\t\t$hex\tunknown\t/CN=x" if $st eq 'V';
-    (my $r = $st) =~ s/^R,//;
-    return "R\t301231000000Z\t261101000000Z,$r\t$hex\tunknown\t/CN=x";
-}
-for my $i (1 .. $N) {
-    my $k = $i % 9;
-    my ($st_a, $st_s, $cat, $cost) = @{ $kinds[$k] };
-    my ($au, $si, $old) = map { sprintf '%s%07x', $_, $i } qw(a b 9);
-    my $issuer = $k == 8 ? 'ffff' : $kid;
-    my $acct = sprintf 'ocsp%04d', $i;
-    push @plan, { account => $acct, uid => undef,
-                  auth => [$k == 5 ? ("$issuer:$old") : (), "$issuer:$au"], sign => ["$issuer:$si"] };
-    push @index, grep { defined } entry($au, $st_a), entry($si, $st_s);
-    push @index, entry($old, 'R,superseded') if $k == 5;
-    $expect{$acct} = $cat;
-    $yen += $cost;
-}
+my $pk = plan_kinds(\@kinds, $N, 'ocsp', $kid);
+my $yen = $pk->{yen};
+my @plan = @{ $pk->{plan} };
+my @index = @{ $pk->{db} };
+my %expect = %{ $pk->{expect} };
 # Account ids a spreadsheet would run as formulas, with a quote: the CSV must defuse them.
 for my $f (['=1+2', 'a7777777'], ['-x"y', 'a7777778']) {
     my ($acct, $ser) = @$f;
     push @plan, { account => $acct, uid => undef, auth => ["$kid:$ser"], sign => [] };
-    push @index, entry($ser, 'V');
+    push @index, ca_db_line($ser, 'V');
     $expect{$acct} = 'unchanged';
     $yen += 2;
 }
@@ -86,9 +70,7 @@ is $got{'-x"y'}, 'unchanged', 'JSON lines: the id as it is';
 is $sum->{yen}, $yen, "yen: 2 per auth check, 20 per signing check, none when not asked ($yen)";
 diag sprintf 'MEASURE ocsp: %d accounts in %.1f s = %.0f accounts/s, %d checks, %d yen',
     $N, $sum->{seconds}, $sum->{accounts_per_s}, $sum->{checks}, $sum->{yen};
-my $expected_checks = 0;
-$expected_checks += $_->[3] == 22 ? 2 : $_->[3] == 2 ? 1 : 0 for map { $kinds[$_ % 9] } 1 .. $N;
-$expected_checks += 2;    # the two formula-looking accounts (auth only)
+my $expected_checks = $pk->{checks} + 2;    # + the two formula-looking accounts (auth only)
 is $sum->{checks}, $expected_checks, "checks: the signing certificate only when the auth answer does not decide ($expected_checks)";
 
 # The cap with two fees: an account is started only if its worst case fits.
