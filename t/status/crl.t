@@ -38,7 +38,8 @@ sub gencrl {
     my $drop = $o{without} ? uc $m->{ $o{without} }{serial} : '';
     while (<$in>) {
         my @f = split /\t/;
-        if ($drop and uc $f[3] eq $drop) { $f[0] = 'V'; $f[2] = '' }
+        # serials compared without leading zeros (the database may pad to whole octets)
+        if ($drop and (uc $f[3]) =~ s/^0+//r eq $drop =~ s/^0+//r) { $f[0] = 'V'; $f[2] = '' }
         print $out join "\t", @f;
     }
     close $out;
