@@ -495,6 +495,24 @@ push @EXPORT, 'concurrent_logins';
 # card, GET /protected/page.html in a loop on keep-alive TLS for $secs; with
 # logins => 1 one more process does full logins in a loop. Returns a handle
 # for load_wait: lines "time code node kind".
+# A GET as a browser makes it: when a reused keep-alive connection is closed
+# without any answer, an idempotent request is sent once more on a new
+# connection (RFC 9112 section 9.3.1). mod_proxy relies on it: when a node
+# closes a pooled connection under it (a graceful restart ends the old
+# children's keep-alive connections), mod_proxy_http closes the client's
+# connection without a response "to trigger a retry by the client". LWP
+# reports that as its own 500 (Client-Warning: Internal response). Any
+# other answer, a 500 from the balancer or a node included, is returned as
+# it is. Returns (response, 'get' or 'get-retried').
+sub browser_get {
+    my ($ua, $url) = @_;
+    my $res = $ua->get($url);
+    return ($res, 'get')
+        unless $res->code == 500 && ($res->header('Client-Warning') // '') eq 'Internal response'
+        && $res->decoded_content =~ /closed connection without sending any data back/i;
+    return ($ua->get($url), 'get-retried');
+}
+
 sub load_start {
     my (%o) = @_;
     my $file = "$C{run}/load-" . ++$C{loads} . '.log';
@@ -521,10 +539,9 @@ sub load_start {
             my $end = $start + $o{secs};
             while (Time::HiRes::time() < $end) {
                 my $t = Time::HiRes::time();
-                my $res = $is_login ? bal_login(bal_ua(), $cert)
-                                    : $ua->get(bal_url('/protected/page.html'));
-                printf $fh "%.3f %d %s %s\n", $t, $res->code, $res->header('X-Cluster-Node') // '-',
-                    $is_login ? 'login' : 'get';
+                my ($res, $kind) = $is_login ? (bal_login(bal_ua(), $cert), 'login')
+                                             : browser_get($ua, bal_url('/protected/page.html'));
+                printf $fh "%.3f %d %s %s\n", $t, $res->code, $res->header('X-Cluster-Node') // '-', $kind;
             }
             close $fh;
             POSIX::_exit(0);
