@@ -20,9 +20,22 @@ use Time::HiRes ();
 use JPKITest;
 
 our @EXPORT = qw(sim_start sim_stop sim_state sim_calls sim_reset vurl vchallenge vlogin
-                 vget serial_hex timed);
+                 vget serial_hex timed revoked_cards);
 
-my $sim;    # {pid, dir, port}
+my $sim;
+
+# The test PKI's revoked cards (t/pki/mkpki.sh): card => [RFC 5280 reason as
+# every source reports it, the stable refusal code a login gets].
+sub revoked_cards {
+    return (
+        'auth-rev-superseded'    => ['superseded',           'cert_revoked_superseded'],
+        'auth-rev-affiliation'   => ['affiliationChanged',   'cert_revoked_affiliation_changed'],
+        'auth-rev-cessation'     => ['cessationOfOperation', 'cert_revoked_cessation'],
+        'auth-rev-hold'          => ['certificateHold',      'cert_revoked_hold'],
+        'auth-rev-keycompromise' => ['keyCompromise',        'cert_revoked_key_compromise'],
+        'auth-rev-unspecified'   => ['unspecified',          'cert_revoked'],
+    );
+}    # {pid, dir, port}
 
 # JPKI_TOP_DIR: used outside Apache::Test (tests/cluster/)
 sub top { Cwd::abs_path($ENV{JPKI_TOP_DIR} // Apache::Test::vars()->{top_dir}) }

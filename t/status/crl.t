@@ -106,14 +106,7 @@ like error_log_since($mark), qr/audit: \{(?=[^\n]*"event":"status_call")(?=[^\n]
     'the CRL check is audited like a status call';
 is vlogin(ua(), 'jpki_crl', 'auth-bob')->code, 200, 'leading-00 serial: good';
 
-my %reasons = (
-    'auth-rev-superseded'    => ['superseded',           'cert_revoked_superseded'],
-    'auth-rev-affiliation'   => ['affiliationChanged',   'cert_revoked_affiliation_changed'],
-    'auth-rev-cessation'     => ['cessationOfOperation', 'cert_revoked_cessation'],
-    'auth-rev-hold'          => ['certificateHold',      'cert_revoked_hold'],
-    'auth-rev-keycompromise' => ['keyCompromise',        'cert_revoked_key_compromise'],
-    'auth-rev-unspecified'   => ['unspecified',          'cert_revoked'],
-);
+my %reasons = revoked_cards();
 for my $cert (sort keys %reasons) {
     my ($reason, $code) = @{ $reasons{$cert} };
     $mark = error_log_mark();

@@ -18,14 +18,7 @@ plan tests => 64;
 my $m = manifest();
 sub nserial { "$m->{$_[0]}{issuer_key_id}:$m->{$_[0]}{serial}" }
 
-my %reasons = (
-    'auth-rev-superseded'    => ['superseded',           'cert_revoked_superseded'],
-    'auth-rev-affiliation'   => ['affiliationChanged',   'cert_revoked_affiliation_changed'],
-    'auth-rev-cessation'     => ['cessationOfOperation', 'cert_revoked_cessation'],
-    'auth-rev-hold'          => ['certificateHold',      'cert_revoked_hold'],
-    'auth-rev-keycompromise' => ['keyCompromise',        'cert_revoked_key_compromise'],
-    'auth-rev-unspecified'   => ['unspecified',          'cert_revoked'],
-);
+my %reasons = revoked_cards();
 my %state = (
     users   => { serial_hex('auth-alice-1') => 'usr_alice', serial_hex('auth-alice-2') => 'usr_alice' },
     revoked => { map { serial_hex($_) => { reason => $reasons{$_}[0] } } keys %reasons },
