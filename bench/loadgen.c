@@ -8,6 +8,10 @@
  *       a new TLS handshake with the client certificate per request (no
  *       session resumption), GET PATH, close
  *
+ * Environment (login mode): LOADGEN_COOKIES=FILE appends each new session's
+ * cookie ("name=value") to FILE; LOADGEN_MAX=N stops after N logins in all
+ * (bench/scale.sh fills the session cache with them).
+ *
  * Prints "<ok> <bad> <ok/s> <own CPU seconds>" (getrusage of this process,
  * so the generator's share of the 2 cores can be stated next to the
  * server's). Not a general HTTP client: Content-Length bodies only.
@@ -173,6 +177,23 @@ static void cookies_of(const char *hdr, const char *end, char *jar, size_t cap)
     }
 }
 
+static FILE *cookie_out; /* LOADGEN_COOKIES */
+static long login_max;   /* LOADGEN_MAX, 0 = no limit */
+static long logins_started;
+static pthread_mutex_t cookie_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void keep_cookie(const char *hdr, const char *end)
+{
+    char jar[1024];
+    if (cookie_out == NULL) {
+        return;
+    }
+    cookies_of(hdr, end, jar, sizeof(jar));
+    pthread_mutex_lock(&cookie_mu);
+    fprintf(cookie_out, "%s\n", jar);
+    pthread_mutex_unlock(&cookie_mu);
+}
+
 /* challenge + login on the connection; 1 ok, 0 refused, -1 connection gone */
 static int one_login(SSL *s, char *buf, size_t cap)
 {
@@ -208,6 +229,9 @@ static int one_login(SSL *s, char *buf, size_t cap)
         !read_resp(s, buf, cap, &st, &body, &keep)) {
         return -1;
     }
+    if (st == 200) {
+        keep_cookie(buf, body);
+    }
     return st == 200 ? (keep ? 1 : 2) : (keep ? 0 : -1);
 }
 
@@ -236,6 +260,9 @@ static void *worker(void *arg)
     double end = now() + secs;
     SSL *s = NULL;
     while (now() < end) {
+        if (login_max > 0 && __atomic_add_fetch(&logins_started, 1, __ATOMIC_SEQ_CST) > login_max) {
+            break;
+        }
         if (tls_mode) {
             one_tls(buf, cap) ? c->ok++ : c->bad++;
             continue;
@@ -300,6 +327,11 @@ int main(int argc, char **argv)
         return 2;
     }
     tls_mode = strcmp(argv[1], "tls") == 0;
+    if (getenv("LOADGEN_COOKIES") && (cookie_out = fopen(getenv("LOADGEN_COOKIES"), "a")) == NULL) {
+        perror("LOADGEN_COOKIES");
+        return 2;
+    }
+    login_max = getenv("LOADGEN_MAX") ? atol(getenv("LOADGEN_MAX")) : 0;
     host = argv[2];
     port = atoi(argv[3]);
     threads = atoi(argv[4]);
@@ -337,6 +369,9 @@ int main(int argc, char **argv)
         pthread_join(t[i], NULL);
         ok += c[i].ok;
         bad += c[i].bad;
+    }
+    if (cookie_out != NULL) {
+        fclose(cookie_out);
     }
     getrusage(RUSAGE_SELF, &ru);
     printf("%ld %ld %.1f %.3f\n", ok, bad, (double)ok / secs,

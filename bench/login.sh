@@ -4,8 +4,8 @@
 # before and after, divided by the requests served) next to requests/s, with
 # ratios against the static page of the same round; 3 alternating rounds,
 # median. The load generators' own CPU is printed too (they share the cores).
-#   static   1 KiB page, TLS keep-alive (wrk)
-#   session  the same page behind AuthType JPKI + Require jpki-account, with a
+#   static   1 KiB page (/public/page.html), TLS keep-alive (wrk)
+#   session  the same page (/private/page.html) behind AuthType JPKI + Require jpki-account, with a
 #            session; status (platform, tools/jpki-pf-sim) and account (dbd,
 #            SQLite) checks configured and cached (wrk)
 #   login    challenge + card signature + login, keep-alive TLS, no cookie
@@ -20,50 +20,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}
-SRC=$PWD
-RUN=$SRC/bench/run
-PORT=${JPKI_BENCH_PORT:-8543}
-PORT1=$((PORT + 1)); PORT2=$((PORT + 2)); PFPORT=$((PORT + 3))
 ROUNDS=${JPKI_BENCH_ROUNDS:-3}
 CONNS=${JPKI_BENCH_CONNS:-32}      # wrk connections
 LTHREADS=${JPKI_BENCH_LTHREADS:-8} # loadgen connections
-CACHEBYTES=${JPKI_BENCH_CACHE:-33554432}  # per namespace: ~61,000 entries (docs/testing.md)
-for c in wrk sqlite3 cc; do command -v $c >/dev/null || { echo "missing: $c"; exit 1; }; done
-[ -f mod_jpki.so ] || { echo "build first: make"; exit 1; }
-[ -f /usr/include/openssl/ssl.h ] || { echo "missing: libssl-dev"; exit 1; }
-rm -rf "$RUN"; mkdir -p "$RUN/www/private" "$RUN/state"
-cc -O2 -Wall -o "$RUN/loadgen" bench/loadgen.c -lssl -lcrypto -lpthread
-bash t/pki/mkpki.sh "$RUN/pki" >/dev/null
-PKI=$RUN/pki
-head -c 1024 /dev/zero | tr '\0' 'x' > "$RUN/www/page.html"
-cp "$RUN/www/page.html" "$RUN/www/private/page.html"
-head -c 24 /dev/urandom | base64 > "$RUN/pf-token"
-echo '{}' > "$RUN/pf-state.json"
-ser() { awk -F'\t' -v n="$1" '$1 == n { print $4 ":" $3 }' "$PKI/manifest.tsv"; }
-NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-{
-    cat conf/jpki-schema.sql
-    echo "INSERT INTO jpki_account VALUES ('acct-user01', NULL, NULL, '$NOW');"
-    echo "INSERT INTO jpki_serial VALUES ('$(ser auth-user01)', 'acct-user01', 'auth', NULL, '$NOW', '$NOW');"
-} | sqlite3 "$RUN/state/accounts.db"
-chown -R nobody:nogroup "$RUN/state"
-chmod -R o+rX "$RUN"
-perl tools/jpki-pf-sim --listen "127.0.0.1:$PFPORT" --cert "$PKI/server-localhost.crt" \
-    --key "$PKI/server-localhost.key" --token-file "$RUN/pf-token" --state "$RUN/pf-state.json" \
-    --log "$RUN/sim.log" --max-seconds 3600 > "$RUN/sim.out" &
-SIM=$!
-sed -e "s|@RUN@|$RUN|g" -e "s|@PORT@|$PORT|g" -e "s|@PORT1@|$PORT1|g" -e "s|@PORT2@|$PORT2|g" \
-    -e "s|@PFPORT@|$PFPORT|g" -e "s|@CACHEBYTES@|$CACHEBYTES|g" \
-    -e "s|@MODDIR@|$(apxs -q LIBEXECDIR)|g" -e "s|@SRC@|$SRC|g" -e "s|@PKI@|$PKI|g" \
-    -e "s|@MODULE@|${JPKI_BENCH_MODULE:-$SRC/mod_jpki.so}|g" bench/httpd-bench.conf.in > "$RUN/httpd.conf"
-# JPKI_BENCH_MUTEX=fcntl|posixsem|sysvsem|pthread: the jpki-cache lock's mechanism
-[ -n "${JPKI_BENCH_MUTEX:-}" ] && echo "Mutex $JPKI_BENCH_MUTEX jpki-cache" >> "$RUN/httpd.conf"
-for _ in $(seq 100); do grep -q READY "$RUN/sim.out" 2>/dev/null && break; sleep 0.1; done
-/usr/sbin/apache2 -f "$RUN/httpd.conf" -k start
-trap '/usr/sbin/apache2 -f "$RUN/httpd.conf" -k stop; kill $SIM 2>/dev/null; wait $SIM 2>/dev/null || :' EXIT
-URL=https://localhost:$PORT
-for _ in $(seq 50); do curl -s -o /dev/null --cacert "$PKI/server-ca.crt" "$URL/page.html" && break; sleep 0.1; done
-sleep 1
+. bench/bench-server.sh
 
 LG=$RUN/loadgen
 login_args() { echo "login localhost $PORT $1 $2 $PKI/server-ca.crt $PKI/auth-user01.der $PKI/auth-user01.key https://localhost:$PORT"; }
@@ -76,19 +36,12 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/server-ca.crt" --ce
     --key "$PKI/auth-user01.key" "https://localhost:$PORT1/private/page.html")
 [ "$code" = 200 ] || { echo "TLS client-certificate login failed: $code"; exit 1; }
 
-# CPU ticks of httpd (parent + children; the children are fixed, see the conf)
-ticks() {
-    local pp; pp=$(cat "$RUN/httpd.pid")
-    for p in $pp $(cat /proc/$pp/task/$pp/children); do cut -d' ' -f14,15 /proc/$p/stat; done |
-        awk '{ s += $1 + $2 } END { print s }'
-}
-HZ=$(getconf CLK_TCK)
 # run PATH: prints "<requests> <seconds> <generator CPU s>"
 run() {
     local out t
     case $1 in
     static|session)
-        local h=(); local u=$URL/page.html
+        local h=(); local u=$URL/public/page.html
         [ "$1" = session ] && { h=(-H "Cookie: $COOKIE"); u=$URL/private/page.html; }
         t=$( { TIMEFORMAT='%U %S'; time wrk -t2 -c"$CONNS" -d"${SECS}s" "${h[@]}" "$u" > "$RUN/wrk.out"; } 2>&1 )
         out=$(awk '/requests in/ { n = $1 } /Non-2xx/ { bad = $NF } END { print n, bad + 0 }' "$RUN/wrk.out")
