@@ -48,8 +48,8 @@ fi
 # JPKI_BENCH_MUTEX=fcntl|posixsem|sysvsem|pthread: the jpki-cache lock's mechanism
 [ -n "${JPKI_BENCH_MUTEX:-}" ] && echo "Mutex $JPKI_BENCH_MUTEX jpki-cache" >> "$RUN/httpd.conf"
 for _ in $(seq 100); do grep -q READY "$RUN/sim.out" 2>/dev/null && break; sleep 0.1; done
+trap '/usr/sbin/apache2 -f "$RUN/httpd.conf" -k stop 2>/dev/null; kill $SIM 2>/dev/null; wait $SIM 2>/dev/null || :' EXIT
 /usr/sbin/apache2 -f "$RUN/httpd.conf" -k start
-trap '/usr/sbin/apache2 -f "$RUN/httpd.conf" -k stop; kill $SIM 2>/dev/null; wait $SIM 2>/dev/null || :' EXIT
 URL=https://localhost:$PORT
 for _ in $(seq 50); do curl -s -o /dev/null --cacert "$PKI/server-ca.crt" "$URL/page.html" && break; sleep 0.1; done
 sleep 1

@@ -6,7 +6,7 @@
 # The server is bench/login.sh's (bench/bench-server.sh), with a JPKICache
 # large enough for 1 M sessions (JPKI_BENCH_CACHE bytes per namespace,
 # default 700,000,000; docs/testing.md "Memory") and sessions that outlive
-# the fill (JPKISessionIdle 7200). At each level the cache is filled with
+# the fill (JPKISessionIdleTimeout 7200). At each level the cache is filled with
 # real challenge logins (bench/loadgen.c, LOADGEN_COOKIES keeps the
 # cookies), then 3 alternating rounds of:
 #   static      GET /public/page.html (the baseline of the round)
@@ -27,7 +27,7 @@ LEVELS=${*:-1000 10000 100000 1000000}
 CONNS=${JPKI_BENCH_CONNS:-32}
 LTHREADS=${JPKI_BENCH_LTHREADS:-8}
 export JPKI_BENCH_CACHE=${JPKI_BENCH_CACHE:-700000000}
-export JPKI_BENCH_CONF_EXTRA="JPKISessionIdle 7200"
+export JPKI_BENCH_CONF_EXTRA="JPKISessionIdleTimeout 7200"
 export JPKI_BENCH_RUN=${JPKI_BENCH_RUN:-$PWD/bench/run-scale}
 . bench/bench-server.sh
 

@@ -13,7 +13,10 @@ use Apache::Test qw(-withtestmore);
 use JPKITest;
 use JPKIAccount;
 
-plan tests => 13;
+plan tests => 14;
+
+like slurp_log(), qr/JPKI1107: JPKICache shmcb: each namespace in 4 shards of 16777216 bytes/,
+    'the test cache is sharded (64 MB: 4 shards per namespace)';
 
 my $log = Apache::Test::vars()->{t_logs} . '/pid_log';
 my $NAME = '__Host-jpki_session';
@@ -44,6 +47,7 @@ sub burst {
     }
     return \%seen;
 }
+sub slurp_log { open my $fh, '<', JPKITest::error_log_path() or die; local $/; <$fh> }
 sub sum { my $s = 0; $s += $_ for @_; $s }
 sub codes { my ($seen) = @_; my %c; for my $p (values %$seen) { $c{$_} += $p->{$_} for keys %$p } join ',', map { "$_ x$c{$_}" } sort keys %c }
 
