@@ -2,7 +2,7 @@
 # from the source tree's top): one httpd from bench/httpd-bench.conf.in with
 # this build's module (or $JPKI_BENCH_MODULE), tools/jpki-pf-sim as the
 # platform, a SQLite account store with auth-user01's serial linked, a
-# test PKI, bench/loadgen.c built; stopped on exit. Sets SRC RUN PORT PORT1
+# test PKI, bench/loadgen.c built; stopped on exit (bench/bench-lib.sh). Sets SRC RUN PORT PORT1
 # PORT2 PFPORT PKI URL and ticks() (httpd CPU ticks, parent + children).
 # JPKI_BENCH_RUN: its directory (default bench/run); JPKI_BENCH_CONF_EXTRA:
 # lines added to the first virtual host (bench/scale.sh: longer sessions).
@@ -47,17 +47,6 @@ if [ -n "${JPKI_BENCH_CONF_EXTRA:-}" ]; then
 fi
 # JPKI_BENCH_MUTEX=fcntl|posixsem|sysvsem|pthread: the jpki-cache lock's mechanism
 [ -n "${JPKI_BENCH_MUTEX:-}" ] && echo "Mutex $JPKI_BENCH_MUTEX jpki-cache" >> "$RUN/httpd.conf"
-for _ in $(seq 100); do grep -q READY "$RUN/sim.out" 2>/dev/null && break; sleep 0.1; done
-trap '/usr/sbin/apache2 -f "$RUN/httpd.conf" -k stop 2>/dev/null; kill $SIM 2>/dev/null; wait $SIM 2>/dev/null || :' EXIT
-/usr/sbin/apache2 -f "$RUN/httpd.conf" -k start
+. bench/bench-lib.sh
 URL=https://localhost:$PORT
-for _ in $(seq 50); do curl -s -o /dev/null --cacert "$PKI/server-ca.crt" "$URL/page.html" && break; sleep 0.1; done
-sleep 1
-
-# CPU ticks of httpd (parent + children; the children are fixed, see the conf)
-ticks() {
-    local pp; pp=$(cat "$RUN/httpd.pid")
-    for p in $pp $(cat /proc/$pp/task/$pp/children); do cut -d' ' -f14,15 /proc/$p/stat; done |
-        awk '{ s += $1 + $2 } END { print s }'
-}
-HZ=$(getconf CLK_TCK)
+bench_start_httpd "$URL/page.html"

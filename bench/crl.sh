@@ -124,17 +124,8 @@ JPKICache shmcb:$RUN/jpki_cache(33554432)
 </VirtualHost>
 EOC
 chmod -R o+rX "$RUN"
-for _ in $(seq 100); do grep -q READY "$RUN/sim.out" 2>/dev/null && break; sleep 0.1; done
-/usr/sbin/apache2 -f "$RUN/httpd.conf" -k start
-trap '/usr/sbin/apache2 -f "$RUN/httpd.conf" -k stop; kill $SIM 2>/dev/null; wait $SIM 2>/dev/null || :' EXIT
-for _ in $(seq 100); do curl -s -o /dev/null --cacert "$PKI/server-ca.crt" "https://localhost:$PORT/" && break; sleep 0.1; done
-sleep 1
-ticks() {
-    local pp; pp=$(cat "$RUN/httpd.pid")
-    for p in $pp $(cat /proc/$pp/task/$pp/children); do cut -d' ' -f14,15 /proc/$p/stat; done |
-        awk '{ s += $1 + $2 } END { print s }'
-}
-HZ=$(getconf CLK_TCK)
+. bench/bench-lib.sh
+bench_start_httpd "https://localhost:$PORT/"
 login() { # login PORT SECS -> "<ok> <bad> <ok/s> <gen cpu>"
     "$RUN/loadgen" login localhost "$1" "$LTHREADS" "$2" "$PKI/server-ca.crt" \
         "$PKI/auth-user01.der" "$PKI/auth-user01.key" "https://localhost:$1"
